@@ -1,0 +1,30 @@
+"""Shared absl entry point: flags -> config -> library run -> workdir."""
+
+from __future__ import annotations
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from jaxviz import experiment
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for figures, arrays and summary.json.")
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+                                          lock_config=True)
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(run):
+  """Runs ``run(config, workdir)`` under absl with the experiment contract."""
+
+  def _main(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.INFO)
+    summary = experiment.execute(run, _CONFIG.value, _WORKDIR.value)
+    metrics = {k: v for k, v in summary.items()
+               if k not in ("config", "versions", "devices") and not isinstance(v, (dict, list))}
+    logging.info("Summary: %s", metrics)
+
+  app.run(_main)

@@ -1,0 +1,59 @@
+"""Convolution primitives used by every jaxviz model, with a backend switch.
+
+All ops take NHWC inputs and HWIO kernels and use TF-style ``SAME`` padding
+(XLA's ``SAME`` pads the extra row/column at the end for stride 2, exactly as
+TensorFlow and TFLite do).
+
+``impl`` selects the implementation:
+  * ``"native"``: ``lax.conv_general_dilated`` (what GPU/TPU run best);
+  * ``"fast"``: forms that XLA:CPU runs well (see ``fast_conv``) with the
+    same math;
+  * ``"auto"`` (default): ``"fast"`` when the default backend is CPU, else
+    ``"native"``.
+"""
+
+from __future__ import annotations
+
+import jax
+from jax import lax
+import jax.numpy as jnp
+
+IMPLS = ("auto", "native", "fast")
+_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def resolve_impl(impl: str) -> str:
+  if impl not in IMPLS:
+    raise ValueError(f"Unknown conv impl {impl!r}; expected one of {IMPLS}.")
+  if impl == "auto":
+    return "fast" if jax.default_backend() == "cpu" else "native"
+  return impl
+
+
+def conv2d_native(x, kernel, stride=1, padding="SAME", groups=1):
+  """Plain ``lax.conv_general_dilated`` (NHWC, HWIO)."""
+  return lax.conv_general_dilated(
+      x, kernel, window_strides=(stride, stride), padding=padding,
+      dimension_numbers=_DIMS, feature_group_count=groups)
+
+
+def conv2d(x, kernel, stride=1, padding="SAME", impl="auto"):
+  """Dense 2-D convolution. x: [B, H, W, I], kernel: [kh, kw, I, O]."""
+  impl = resolve_impl(impl)
+  if impl == "fast" and kernel.shape[:2] == (1, 1) and stride == 1:
+    from jaxviz.models import fast_conv  # pylint: disable=g-import-not-at-top
+    return fast_conv.pointwise_conv2d(x, kernel)
+  return conv2d_native(x, kernel, stride, padding)
+
+
+def depthwise_conv2d(x, kernel, stride=1, padding="SAME", impl="auto"):
+  """Depthwise 2-D convolution. x: [B, H, W, C], kernel: [kh, kw, 1, C]."""
+  impl = resolve_impl(impl)
+  if impl == "fast" and padding == "SAME":
+    from jaxviz.models import fast_conv  # pylint: disable=g-import-not-at-top
+    return fast_conv.depthwise_conv2d(x, kernel, stride)
+  return conv2d_native(x, kernel, stride, padding, groups=x.shape[-1])
+
+
+def add_bias(y, bias):
+  return y + jnp.asarray(bias, y.dtype)
