@@ -31,7 +31,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.num_images = 150
     config.batch_size = 64
     config.perplexity = 10.0
-    config.tsne_max_iter = 250
+    config.tsne_max_iter = 500
     config.mosaic_grid = 12
   elif arg:
     raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")

@@ -12,11 +12,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.model = "small_cnn"  # or "linear"
   config.dataset = "fashion_mnist"
   config.data_dir = ""  # default: $JAXVIZ_DATA_DIR, /usr/share/datasets/fashion-mnist
-  config.channels = (32, 64)
+  config.channels = (16, 32)
   config.hidden = 128
   config.batch_size = 128
-  config.epochs = 4
-  config.learning_rate = 2e-3
+  config.epochs = 3
+  config.learning_rate = 3e-3
   config.seed = 0
   config.checkpoint_every_steps = 200
   config.max_train_examples = 0  # 0 = all

@@ -49,6 +49,19 @@ def sin_model(x):
   return jnp.sin(x.reshape(x.shape[0], -1)) @ WEIGHT
 
 
+def random_variables(model, x, seed):
+  """He-normal kernels and small random biases from numpy (no init compile)."""
+  rng = np.random.default_rng(seed)
+
+  def draw(path, spec):
+    if path[-1].key == "bias":
+      return jnp.asarray(rng.normal(size=spec.shape) * 0.1, spec.dtype)
+    fan_in = int(np.prod(spec.shape[:-1]))
+    return jnp.asarray(rng.normal(size=spec.shape) * np.sqrt(2 / fan_in), spec.dtype)
+
+  return jax.tree_util.tree_map_with_path(draw, jax.eval_shape(model.init, jax.random.key(0), x))
+
+
 def _column(k):
   """WEIGHT[:, k] for k [B] or [B, T], reshaped to the input: [B, (T,) H, W, C]."""
   cols = WEIGHT.T[np.asarray(k)]
@@ -87,24 +100,24 @@ def cnn():
   """A small Flax CNN on 8x8 inputs: (model, variables, f, x)."""
   model = small_cnn.SmallCNN(channels=(4, 8), hidden=16)
   x = jax.random.uniform(jax.random.key(0), (B, 8, 8, 1))
-  variables = jax.jit(model.init)(jax.random.key(1), x)
+  variables = random_variables(model, x, seed=1)
   return model, variables, functools.partial(model.apply, variables), x
 
 
 def test_multi_target_equals_per_target_loop_on_cnn(cnn):
   _, _, f, x = cnn
   targets = jnp.array([[3, 0], [1, 7]])
-  for rule in ("gradient", "guided_backprop"):
-    got = gradients.input_gradients(f, x, targets, rule=rule)
-    for t in range(targets.shape[1]):
-      np.testing.assert_allclose(got[:, t],
-                                 gradients.input_gradients(f, x, targets[:, t], rule=rule),
-                                 rtol=1e-5, atol=1e-7)
-  # The plain gradient against jax.grad of the summed target logits.
-  manual = jax.jit(jax.grad(lambda x, t: f(x)[jnp.arange(B), t].sum()))
+  guided = gradients.input_gradients(f, x, targets, rule="guided_backprop")
   for t in range(targets.shape[1]):
-    np.testing.assert_allclose(gradients.input_gradients(f, x, targets[:, t]),
-                               manual(x, targets[:, t]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        guided[:, t], gradients.input_gradients(f, x, targets[:, t], rule="guided_backprop"),
+        rtol=1e-5, atol=1e-7)
+  # The plain gradient against jax.grad of each column's summed target logits.
+  manual = jax.jit(lambda x: jnp.stack(
+      [jax.grad(lambda x: f(x)[jnp.arange(B), targets[:, t]].sum())(x)
+       for t in range(targets.shape[1])], 1))
+  np.testing.assert_allclose(gradients.input_gradients(f, x, targets), manual(x),
+                             rtol=1e-5, atol=1e-7)
 
 
 def test_score_fn_log_softmax():
@@ -253,8 +266,8 @@ def test_input_x_gradient_and_saliency_map():
 
 
 def test_normalize_maps():
-  ramp = jnp.arange(100.0).reshape(1, 10, 10)
-  maps = jnp.concatenate([ramp, 5 + 2 * ramp, jnp.full((1, 10, 10), 3.0)])
+  ramp = np.arange(100.0).reshape(1, 10, 10)
+  maps = np.concatenate([ramp, 5 + 2 * ramp, np.full((1, 10, 10), 3.0)]).astype(np.float32)
   out = reductions.normalize_maps(maps, percentile=50)
   hi = np.percentile(np.arange(100.0), 50)
   np.testing.assert_allclose(out[0], np.clip(np.arange(100.0) / hi, 0, 1).reshape(10, 10),
@@ -263,13 +276,17 @@ def test_normalize_maps():
   np.testing.assert_array_equal(out[2], 0.0)  # Constant map.
   full = reductions.normalize_maps(maps, percentile=100)
   assert full[0].min() == 0 and full[0].max() == 1
-  signed = reductions.normalize_maps(jnp.array([[[-2.0, 0.0], [1.0, 4.0]]]), 100, signed=True)
-  np.testing.assert_allclose(signed, [[[0.25, 0.5], [0.625, 1.0]]])
-  np.testing.assert_array_equal(reductions.normalize_maps(jnp.zeros((2, 3)), signed=True), 0.5)
+  two = np.array([[[-2.0, 0.0], [1.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
+  signed = reductions.normalize_maps(two, 100, signed=True)
+  np.testing.assert_allclose(signed, [[[0.25, 0.5], [0.625, 1.0]], [[0.5, 0.5], [0.5, 0.5]]])
+  np.testing.assert_allclose(reductions.normalize_maps(np.arange(4).reshape(1, 2, 2), 100),
+                             [[[0, 1 / 3], [2 / 3, 1]]], rtol=1e-6)  # Integer maps.
+  with pytest.raises(ValueError, match="real numbers"):
+    reductions.normalize_maps(jnp.ones((2, 2), jnp.complex64))
   with pytest.raises(ValueError, match="percentile"):
     reductions.normalize_maps(maps, percentile=0)
   with pytest.raises(ValueError, match="NaN"):
-    reductions.normalize_maps(maps.at[0, 0, 0].set(jnp.nan))
+    reductions.normalize_maps(np.where(maps == 3.0, np.nan, maps))
   with pytest.raises(ValueError, match=r"\[..., H, W\]"):
     reductions.normalize_maps(jnp.zeros(5))
 
@@ -299,9 +316,9 @@ def test_neuron_gradients_match_jax_grad():
   assert got.shape == (B, 4, H, W, C)
   reads = [lambda a: a[..., 1].mean((1, 2)), lambda a: a[..., 2].max((1, 2)),
            lambda a: a[:, 1, 4, 3], lambda a: a[jnp.arange(B), ..., jnp.array([0, 3])].mean((1, 2))]
-  for n, read in enumerate(reads):
-    manual = jax.grad(lambda x: read(_features(x)).sum())(X)
-    np.testing.assert_allclose(got[:, n], manual, rtol=1e-5, atol=1e-7, err_msg=str(n))
+  manual = jax.jit(lambda x: jnp.stack(
+      [jax.grad(lambda x: read(_features(x)).sum())(x) for read in reads], 1))
+  np.testing.assert_allclose(got, manual(X), rtol=1e-5, atol=1e-7)
   single = neuron.neuron_gradients(SPLIT, X, neurons[2])
   np.testing.assert_allclose(single, got[:, 2], rtol=1e-6)
 
@@ -310,12 +327,14 @@ def test_neuron_gradients_dense_layer_and_flax(cnn):
   model, variables, _, x = cnn
   fc1 = taps.flax_layer_fn(model, variables, "fc1")
   got = neuron.neuron_gradients(fc1, x, [neuron.Neuron(5), neuron.Neuron(np.array([1, 2]))])
-  acts = lambda x: taps.activations(model, variables, x, ["fc1"])["fc1"]
-  np.testing.assert_allclose(got[:, 0], jax.grad(lambda x: acts(x)[:, 5].sum())(x),
-                             rtol=1e-5, atol=1e-7)
-  np.testing.assert_allclose(
-      got[:, 1], jax.grad(lambda x: acts(x)[jnp.arange(B), jnp.array([1, 2])].sum())(x),
-      rtol=1e-5, atol=1e-7)
+
+  @jax.jit
+  def manual(x):
+    acts = lambda x: taps.activations(model, variables, x, ["fc1"])["fc1"]
+    return jnp.stack([jax.grad(lambda x: acts(x)[:, 5].sum())(x),
+                      jax.grad(lambda x: acts(x)[jnp.arange(B), jnp.array([1, 2])].sum())(x)], 1)
+
+  np.testing.assert_allclose(got, manual(x), rtol=1e-5, atol=1e-7)
   with pytest.raises(ValueError, match="position must have 0 entries"):
     neuron.neuron_gradients(fc1, x, neuron.Neuron(0, position=(1, 1)))
 

@@ -26,6 +26,7 @@ centres) and replicates the edge pixels. For upsampling this is exactly
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
@@ -37,7 +38,7 @@ from jaxviz.attribution import neuron
 from jaxviz.models import taps
 
 
-@jax.jit(static_argnames=("fn", "score_fn", "relu", "size"))
+@functools.partial(jax.jit, static_argnames=("fn", "score_fn", "relu", "size"))
 def _grad_cam(fn, consts, x, delta, targets, score_fn, relu, size):
   def scores(delta):
     logits, act = fn(consts, x, delta)

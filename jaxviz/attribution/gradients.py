@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import jax
@@ -182,10 +183,11 @@ def vjp_over_targets(vjp: Callable, targets: jax.Array, num_scores: int,
 
 
 def scored(logits: jax.Array, score_fn: ScoreFn | None) -> jax.Array:
+  """``score_fn(logits)``, or the logits themselves when ``score_fn`` is None."""
   return logits if score_fn is None else score_fn(logits)
 
 
-@jax.jit(static_argnames=("fn", "score_fn"))
+@functools.partial(jax.jit, static_argnames=("fn", "score_fn"))
 def _input_gradients(fn, consts, x, targets, score_fn):
   scores, vjp = jax.vjp(lambda x: scored(fn(consts, x), score_fn), x)
   (grads,) = vjp_over_targets(vjp, targets, scores.shape[-1], scores.dtype)

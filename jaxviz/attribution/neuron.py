@@ -17,6 +17,7 @@ spatial axes), [B, C] for a dense layer (no spatial axes).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Sequence
 
 import jax
@@ -130,7 +131,7 @@ def _select(act, channel, position, mode):
                    jnp.where(mode == _MAX, per_channel.max(axis=1), at))
 
 
-@jax.jit(static_argnames=("fn",))
+@functools.partial(jax.jit, static_argnames=("fn",))
 def _neuron_gradients(fn, consts, x, channels, positions, modes):
   act, vjp = jax.vjp(lambda x: fn(consts, x, None)[1], x)
 
@@ -157,9 +158,11 @@ def neuron_gradients(layer_fn: taps.LayerFn, x: jax.typing.ArrayLike,
       across calls to hit the compilation cache.
     x: float inputs [B, H, W, C].
     neurons: a :class:`Neuron` or a sequence of N of them.
-    rule: ``"gradient"``, ``"guided_backprop"`` or ``"deconvnet"``; the rule
-      applies to the rectifiers between the input and the layer (including the
-      layer's own activation).
+    rule: ``"gradient"``, ``"guided_backprop"`` or ``"deconvnet"``. The
+      rewrite covers every rectifier of the model, but only those between the
+      input and the layer (its own activation included) affect the result:
+      for a layer with no rectifier before it the rule is a no-op (and no
+      ``NoRectifierError`` is raised if the model has rectifiers after it).
 
   Returns:
     [B, H, W, C] for a single neuron, [B, N, H, W, C] for a sequence.
@@ -168,7 +171,8 @@ def neuron_gradients(layer_fn: taps.LayerFn, x: jax.typing.ArrayLike,
     ValueError: bad ``x``, unknown layer (the message lists the valid ones),
       a neuron whose channel/position is out of range or of the wrong length,
       an unknown reduction or rule, an empty sequence (before any work).
-    backward_rules.NoRectifierError: a non-gradient rule found no rectifier.
+    NoRectifierError: a non-gradient rule found no rectifier in the model
+      (``jaxviz.attribution.backward_rules.NoRectifierError``).
   """
   validation.check_images(x)
   single = isinstance(neurons, Neuron)
@@ -182,7 +186,7 @@ def neuron_gradients(layer_fn: taps.LayerFn, x: jax.typing.ArrayLike,
   return grads[:, 0] if single else grads
 
 
-@jax.jit(static_argnames=("fn", "k"))
+@functools.partial(jax.jit, static_argnames=("fn", "k"))
 def _top_channels(fn, consts, x, k):
   act = fn(consts, x, None)[1]
   means = act.reshape(act.shape[0], -1, act.shape[-1]).mean(axis=1)  # [B, C]

@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
-from jaxviz import validation
 from jaxviz.attribution import gradients
 
 REDUCTIONS = ("max_abs", "sum_abs", "signed", "l2")
@@ -106,7 +106,7 @@ def saliency_map(f: Callable[[jax.Array], jax.Array], x: jax.typing.ArrayLike,
   return reduce_channels(grads, reduction)
 
 
-@jax.jit(static_argnames=("percentile", "signed"))
+@functools.partial(jax.jit, static_argnames=("signed",))
 def _normalize(maps, percentile, signed):
   flat = maps.reshape(maps.shape[:-2] + (-1,))
   if signed:
@@ -141,12 +141,18 @@ def normalize_maps(maps: jax.typing.ArrayLike, percentile: float = 99.0, *,
     float maps [..., H, W] in [0, 1].
 
   Raises:
-    ValueError: ``maps`` of rank < 2, not floating, non-finite, or a
-      percentile outside (0, 100].
+    ValueError: ``maps`` of rank < 2, not real, non-finite, or a percentile
+      outside (0, 100].
   """
   if not 0 < percentile <= 100:
     raise ValueError(f"percentile must be in (0, 100], got {percentile}.")
   if jnp.ndim(maps) < 2:
     raise ValueError(f"maps must have shape [..., H, W], got shape {jnp.shape(maps)}.")
-  validation.check_images(maps, name="maps", rank=jnp.ndim(maps))
-  return _normalize(jnp.asarray(maps), float(percentile), bool(signed))
+  maps = jnp.asarray(maps)
+  if not (jnp.issubdtype(maps.dtype, jnp.floating) or jnp.issubdtype(maps.dtype, jnp.integer)):
+    raise ValueError(f"maps must be real numbers, got dtype {maps.dtype}.")
+  if not isinstance(maps, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(maps))):
+    raise ValueError("maps contains NaN or Inf values.")
+  if not jnp.issubdtype(maps.dtype, jnp.floating):
+    maps = maps.astype(jnp.float32)
+  return _normalize(maps, jnp.float32(percentile), bool(signed))

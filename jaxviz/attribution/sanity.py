@@ -29,12 +29,19 @@ Choices (documented because they change the numbers):
   absolute values (``absolute=True``, the default): a map whose signs flip
   but whose important pixels stay the same still counts as similar. Ties (e.g.
   pixels zeroed by ReLU gating in guided backprop) get their average rank, as
-  in :func:`scipy.stats.spearmanr`; a constant map has no defined correlation
-  (NaN).
+  in :func:`scipy.stats.spearmanr`. A constant map (e.g. an all-zero Grad-CAM
+  after its ReLU) has no defined correlation: such images are left out of
+  the batch mean, which is NaN only when no image has a defined value.
+
+Methods that need more than ``f`` can rebuild it from ``f``: with
+``build_f = lambda p: functools.partial(model.apply, {"params": p})``, Grad-CAM
+is ``lambda f, x, t: grad_cam(taps.flax_layer_fn(model, f.args[0], "conv2"),
+x, t)``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping, Sequence
 
 import jax
@@ -71,8 +78,13 @@ def spearman_rank_correlation(a: jax.typing.ArrayLike, b: jax.typing.ArrayLike) 
   a, b = jnp.asarray(a), jnp.asarray(b)
   if a.shape != b.shape or a.ndim < 2:
     raise ValueError(f"a and b must have the same shape [B, ...], got {a.shape} and {b.shape}.")
-  ranks_a = jax.vmap(_average_ranks)(a.reshape(a.shape[0], -1))
-  ranks_b = jax.vmap(_average_ranks)(b.reshape(b.shape[0], -1))
+  return _spearman(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1))
+
+
+@jax.jit
+def _spearman(a, b):
+  ranks_a = jax.vmap(_average_ranks)(a)
+  ranks_b = jax.vmap(_average_ranks)(b)
   ranks_a = ranks_a - ranks_a.mean(axis=1, keepdims=True)
   ranks_b = ranks_b - ranks_b.mean(axis=1, keepdims=True)
   return jnp.sum(ranks_a * ranks_b, axis=1) / jnp.sqrt(
@@ -102,6 +114,28 @@ def reduce_map(attr: jax.typing.ArrayLike, *, absolute: bool = True) -> jax.Arra
   return jnp.abs(attr) if absolute else attr
 
 
+_BLOCK = 1 << 16
+
+
+@jax.jit
+def _normal_block(key):
+  return jax.random.normal(key, (_BLOCK,), jnp.float32)
+
+
+def _standard_normal(key, shape, dtype):
+  """N(0, 1) noise of any shape from one compiled fixed-size generator.
+
+  Drawing block ``i`` with ``fold_in(key, i)`` and trimming avoids compiling
+  a random generator per array shape (seconds each on CPU), which would
+  dominate the randomization of a model with many differently shaped arrays.
+  """
+  size = math.prod(shape)
+  if size == 0:
+    return jnp.zeros(shape, dtype)
+  blocks = [_normal_block(jax.random.fold_in(key, i)) for i in range(-(-size // _BLOCK))]
+  return jnp.concatenate(blocks)[:size].reshape(shape).astype(dtype)
+
+
 def randomize_layer(layer_params, key: jax.Array):
   """Re-initialises a layer's arrays with std-matched zero-mean normal noise.
 
@@ -115,14 +149,21 @@ def randomize_layer(layer_params, key: jax.Array):
   """
   check_key(key)
   leaves, treedef = jax.tree_util.tree_flatten(layer_params)
-  keys = jax.random.split(key, max(1, len(leaves)))
   new = []
-  for leaf, leaf_key in zip(leaves, keys):
+  for i, leaf in enumerate(leaves):
     leaf = jnp.asarray(leaf)
     if jnp.issubdtype(leaf.dtype, jnp.floating):
-      leaf = jnp.std(leaf) * jax.random.normal(leaf_key, leaf.shape, leaf.dtype)
+      noise = _standard_normal(jax.random.fold_in(key, i), leaf.shape, leaf.dtype)
+      leaf = jnp.std(leaf) * noise
     new.append(leaf)
   return jax.tree_util.tree_unflatten(treedef, new)
+
+
+def _defined_mean(values: jax.Array) -> float:
+  """Mean over the finite values (NaN if there are none)."""
+  values = np.asarray(values, np.float64)
+  values = values[np.isfinite(values)]
+  return float(values.mean()) if values.size else float("nan")
 
 
 def _randomization_test(build_f, params, layer_order, x, targets, methods, key, *, cascade,
@@ -170,7 +211,7 @@ def _randomization_test(build_f, params, layer_order, x, targets, methods, key, 
       layer_params = {**params, layer: randomized}
     for name, m in all_maps(build_f(layer_params)).items():
       maps[name][layer] = np.asarray(m)
-      correlations[name][layer] = float(jnp.mean(spearman_rank_correlation(original[name], m)))
+      correlations[name][layer] = _defined_mean(spearman_rank_correlation(original[name], m))
   return (correlations, maps) if return_maps else correlations
 
 

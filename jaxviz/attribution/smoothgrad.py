@@ -10,8 +10,10 @@ options with :func:`functools.partial`). For each image the noise is
 Gaussian with standard deviation ``noise_level * (max(x_b) - min(x_b))`` (the
 paper's "noise level" relative to the image's value range; 10-20% is the
 recommended range, 15% the default here). Sample ``i`` draws its noise from
-``jax.random.fold_in(key, i)``, so the result for a given key does not depend
-on ``chunk_size`` (up to floating point summation order).
+``jax.random.fold_in(key, i)``, so with the default (threefry) keys the result
+for a given key does not depend on ``chunk_size`` (up to floating point
+summation order); "rbg" keys draw differently under ``vmap``, so there it
+does.
 
 Memory stays bounded: the samples are processed ``chunk_size`` at a time
 (``jax.vmap`` over the samples of a chunk, :func:`jax.lax.scan` over chunks,

@@ -42,14 +42,16 @@ def data_mesh() -> Mesh | None:
 
 def sharded_batch_size(batch_size: int, mesh: Mesh | None) -> int:
   """``batch_size`` rounded up to a multiple of the mesh's device count."""
-  if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+  if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+      or batch_size <= 0):
     raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
   if mesh is None:
     return int(batch_size)
   n = mesh.devices.size
   rounded = -(-int(batch_size) // n) * n
   if rounded != batch_size:
-    LOG.info("batch_size %d rounded up to %d, a multiple of the %d devices.", batch_size, rounded, n)
+    LOG.info("batch_size %d rounded up to %d, a multiple of the %d devices.", batch_size,
+             rounded, n)
   return rounded
 
 

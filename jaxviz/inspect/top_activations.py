@@ -159,8 +159,9 @@ def receptive_field(model: nn.Module, variables, layer: str, input_shape: Sequen
     raise ValueError(f"Layer {layer!r} has a {h}x{w} grid; a receptive-field stride needs at "
                      "least 2x2 units.")
   i, j = h // 2, w // 2
-  boxes = [_bounds(m) for m in gradient_support(model, variables, layer, input_shape,
-                                                [(i, j), (i - 1, j - 1)], key=key, num_probes=num_probes)]
+  supports = gradient_support(model, variables, layer, input_shape, [(i, j), (i - 1, j - 1)],
+                              key=key, num_probes=num_probes)
+  boxes = [_bounds(m) for m in supports]
   box = boxes[0]
   height, width = input_shape[:2]
   if box[0] == 0 or box[1] == 0 or box[2] == height or box[3] == width:

@@ -26,8 +26,8 @@ CONSTANT_FILTER_VALUE = 127.5
 def normalize_to_uint8_range(x: jax.typing.ArrayLike, axes: Sequence[int]) -> jax.Array:
   """Affinely maps each slice over ``axes`` to [0, 255] (min -> 0, max -> 255).
 
-  The map is ``(x - min) / (max - min) * 255``, which sends the minimum to
-  exactly 0 and the maximum to exactly 255 in float32. A constant slice has
+  The map is ``(x - min) / (max - min) * 255``; the minimum becomes exactly 0
+  and the maximum exactly 255 (set explicitly). A constant slice has
   no range; all its values become :data:`CONSTANT_FILTER_VALUE` (127.5).
 
   Args:
@@ -41,8 +41,11 @@ def normalize_to_uint8_range(x: jax.typing.ArrayLike, axes: Sequence[int]) -> ja
   lo = jnp.min(x, axis=tuple(axes), keepdims=True)
   hi = jnp.max(x, axis=tuple(axes), keepdims=True)
   span = hi - lo
-  safe = jnp.where(span > 0, span, 1.0)
-  return jnp.where(span > 0, (x - lo) / safe * 255.0, CONSTANT_FILTER_VALUE)
+  scaled = jnp.clip((x - lo) / jnp.where(span > 0, span, 1.0) * 255.0, 0.0, 255.0)
+  # XLA may compute the division as a reciprocal product (off by an ulp), so
+  # the extremes are set explicitly.
+  scaled = jnp.where(x == hi, 255.0, jnp.where(x == lo, 0.0, scaled))
+  return jnp.where(span > 0, scaled, CONSTANT_FILTER_VALUE)
 
 
 def filter_grid(kernel: jax.typing.ArrayLike, per_input_channel: bool = False) -> jax.Array:

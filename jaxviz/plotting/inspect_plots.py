@@ -86,8 +86,7 @@ def filter_slices_figure(slices: np.ndarray, title: str = "",
   mosaic = tile(slices / 255.0)
   fig, ax = common.new_figure(1, 1, cell=(max(4.0, 0.3 * i + 1.5), max(3.0, 0.3 * o + 1.0)))
   ax = ax[0, 0]
-  cmap = common.plt.get_cmap("gray").copy()
-  cmap.set_bad("#4477aa")
+  cmap = common.plt.get_cmap("gray").with_extremes(bad="#4477aa")
   ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0.0, vmax=1.0,
             interpolation="nearest")
   step = max(1, i // 16)
@@ -223,31 +222,32 @@ def top_activations_figure(images: np.ndarray, boxes: np.ndarray, patches: np.nd
       past the image: the layer's padding).
     patches: [C, k, fh, fw, ch] in [0, 1].
     channels: C channel indices (row labels).
-    values: [C, k] max activations (image titles).
+    values: [C, k] max activations (written below the images).
     title: figure title.
 
   Returns:
     The matplotlib figure.
   """
   c, k = np.shape(values)
-  fig, axes = common.new_figure(c, 2 * k, cell=(0.95, 1.05))
+  fig = common.plt.figure(figsize=(2 * k * 0.95 + 0.8, c * 1.05 + 1.0), layout="constrained")
+  left, right = fig.subfigures(1, 2, wspace=0.02)
+  image_axes = left.subplots(c, k, squeeze=False)
+  patch_axes = right.subplots(c, k, squeeze=False)
   for r in range(c):
     for j in range(k):
-      ax = axes[r, j]
-      common.show_image(ax, images[r, j], title=f"{values[r, j]:.2f}")
-      top, left, bottom, right = boxes[r, j]
-      ax.add_patch(mpatches.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
-                                      fill=False, edgecolor="red", linewidth=1.2,
+      ax = image_axes[r, j]
+      common.show_image(ax, images[r, j])
+      ax.set_xlabel(f"{values[r, j]:.2f}", fontsize=8, labelpad=1)
+      top, left_px, bottom, right_px = boxes[r, j]
+      ax.add_patch(mpatches.Rectangle((left_px - 0.5, top - 0.5), right_px - left_px,
+                                      bottom - top, fill=False, edgecolor="red", linewidth=1.2,
                                       clip_on=False))
-      common.show_image(axes[r, k + j], patches[r, j], interpolation="nearest")
-    axes[r, 0].set_ylabel(f"ch {channels[r]}", fontsize=9)
-  axes[0, 0].annotate("top-k images (title: max activation; red: receptive field)",
-                      xy=(0, 1.45), xycoords="axes fraction", fontsize=9)
-  axes[0, k].annotate("receptive-field patches", xy=(0, 1.45), xycoords="axes fraction",
-                      fontsize=9)
+      common.show_image(patch_axes[r, j], patches[r, j], interpolation="nearest")
+    image_axes[r, 0].set_ylabel(f"ch {channels[r]}", fontsize=9)
+  left.suptitle("top images (below: max activation; red: receptive field)", fontsize=9)
+  right.suptitle("receptive-field patches", fontsize=9)
   if title:
-    fig.suptitle(title, fontsize=11)
-  fig.tight_layout()
+    fig.suptitle(title, fontsize=10)
   return fig
 
 
@@ -276,11 +276,12 @@ def embedding_figure(embeddings: Mapping[str, np.ndarray], labels: np.ndarray,
   colors = _class_colors(len(class_names))
   rows, cols = grid_shape(len(embeddings), max_cols)
   fig, axes = common.new_figure(rows, cols, cell=(4.2, 4.0))
+  size = float(np.clip(4000.0 / max(len(labels), 1), 3.0, 20.0))
   for ax, (name, pts) in zip(axes.ravel(), embeddings.items()):
     pts = np.asarray(pts)
     for c in range(len(class_names)):
       sel = labels == c
-      ax.scatter(pts[sel, 0], pts[sel, 1], s=4, color=colors[c], label=class_names[c],
+      ax.scatter(pts[sel, 0], pts[sel, 1], s=size, color=colors[c], label=class_names[c],
                  alpha=0.8, linewidths=0)
     ax.set_title(name, fontsize=9)
     xlabel, ylabel = (axis_names or {}).get(name, ("dim 1", "dim 2"))
@@ -301,7 +302,9 @@ def mosaic_canvas(points: np.ndarray, thumbnails: np.ndarray, labels: np.ndarray
                   num_classes: int = 10, grid: int = 40, border: int = 1) -> np.ndarray:
   """Thumbnails placed at their embedded positions, one per cell of a grid.
 
-  The 2-D points are scaled into a ``grid x grid`` array of cells; each
+  The 2-D points are scaled into a ``grid x grid`` array of cells (the 0.5th
+  to 99.5th percentile of each axis spans the grid, so a few outliers do
+  not shrink everything else; they go to the edge cells); each
   occupied cell shows the thumbnail of the point nearest its centre (so
   thumbnails never overlap and dense regions are not hidden under the last
   drawn point). With ``labels`` each thumbnail gets a class-coloured frame.
@@ -323,8 +326,8 @@ def mosaic_canvas(points: np.ndarray, thumbnails: np.ndarray, labels: np.ndarray
   if thumbs.shape[-1] == 1:
     thumbs = np.repeat(thumbs, 3, axis=-1)
   n, h, w, _ = thumbs.shape
-  lo, hi = points.min(axis=0), points.max(axis=0)
-  unit = (points - lo) / np.where(hi > lo, hi - lo, 1.0) * (grid - 1e-9)
+  lo, hi = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
+  unit = np.clip((points - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0) * (grid - 1e-9)
   cells = np.floor(unit).astype(np.int64)
   dist = np.sum((unit - cells - 0.5) ** 2, axis=1)
   ch, cw = h + 2 * border, w + 2 * border

@@ -1,0 +1,90 @@
+"""Saliency methods side by side for MobileNetV2 (sample photos) and the small CNN.
+
+python -m experiments.saliency --config=configs/saliency.py --workdir=/tmp/jaxviz_saliency
+
+The small CNN is trained on demand (``configs/train.py``) into
+``cnn_workdir`` when that holds no trained model. MobileNetV2 is skipped
+(logged, and named under ``skipped`` in summary.json) when its weights are not
+found. ``:smoke`` is a seconds-long variant for tests: the small CNN trained
+on scikit-learn's 8x8 digits, MobileNetV2 on one photo with tiny settings.
+"""
+
+import ml_collections
+
+from configs import train
+
+METHODS = ("gradient", "smoothgrad", "deconvnet", "guided_backprop", "grad_cam",
+           "guided_grad_cam", "integrated_gradients", "occlusion")
+
+
+def _model(**fields) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(fields)
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.models = ("mobilenet_v2", "small_cnn")
+  config.methods = METHODS
+  config.seed = 0  # SmoothGrad noise
+  config.reduction = "max_abs"  # channel reduction: max_abs | sum_abs | signed | l2
+  config.percentile = 99.0  # display scaling: 1 = this percentile of each map
+  config.cmap = "inferno"
+  config.alpha = 0.65  # heatmap opacity over the dimmed grayscale image
+  config.cnn_workdir = "~/.cache/jaxviz/cnn_fashion_mnist"  # "" = <workdir>/cnn
+  config.cnn_train = train.get_config()
+  config.mobilenet_v2 = _model(
+      weights="",  # explicit .npz; default: found under $JAXVIZ_DATA_DIR
+      images="",  # folder; default: $JAXVIZ_DATA_DIR/sample_images_imagenet
+      files=(),  # file names to use from the folder; () = all
+      max_images=0,  # 0 = all
+      gradcam_layer="Conv_1",  # last conv, 7x7
+      smoothgrad_samples=25,
+      smoothgrad_noise=0.15,
+      smoothgrad_chunk=5,  # samples per vmapped chunk (bounds memory)
+      ig_steps=32,
+      ig_chunk=4,
+      ig_baseline_pixel=0.0,  # IG baseline: a constant image of this pixel value (0 = black)
+      occlusion_patch=32,
+      occlusion_stride=16,
+      occlusion_batch=64,
+  )
+  config.small_cnn = _model(
+      num_images=6,  # first test image of each of the first classes
+      gradcam_layer="conv2",
+      smoothgrad_samples=50,
+      smoothgrad_noise=0.15,
+      smoothgrad_chunk=25,
+      ig_steps=64,
+      ig_chunk=32,
+      ig_baseline_pixel=0.0,
+      occlusion_patch=6,
+      occlusion_stride=2,
+      occlusion_batch=256,
+  )
+  if arg == "smoke":
+    config.cnn_workdir = ""
+    config.cnn_train = train.get_config("smoke")
+    config.cnn_train.dataset = "digits"  # bundled with scikit-learn: no asset needed
+    config.cnn_train.channels = (4, 8)
+    config.cnn_train.max_train_examples = 512
+    config.cnn_train.batch_size = 64
+    config.cnn_train.epochs = 2
+    config.cnn_train.learning_rate = 1e-2
+    config.small_cnn.num_images = 2
+    config.small_cnn.smoothgrad_samples = 4
+    config.small_cnn.smoothgrad_chunk = 2
+    config.small_cnn.ig_steps = 4
+    config.small_cnn.ig_chunk = 2
+    config.small_cnn.occlusion_patch = 3
+    config.small_cnn.occlusion_stride = 2
+    config.mobilenet_v2.max_images = 1
+    config.mobilenet_v2.files = ("parrot.jpg",)
+    config.mobilenet_v2.smoothgrad_samples = 2
+    config.mobilenet_v2.smoothgrad_chunk = 2
+    config.mobilenet_v2.ig_steps = 2
+    config.mobilenet_v2.ig_chunk = 2
+    config.mobilenet_v2.occlusion_patch = 112
+    config.mobilenet_v2.occlusion_stride = 112
+  elif arg:
+    raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")
+  return config

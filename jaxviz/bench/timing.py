@@ -1,0 +1,756 @@
+"""Benchmark of jaxviz against Captum/PyTorch on the same networks and weights.
+
+The entry point is ``scripts/benchmark.py``; this module holds what it runs:
+
+* :func:`time_call`: one untimed first call (for jaxviz: trace + compile +
+  run), extra warm-ups, then ``repeats`` timed calls; the median is the
+  result and ``first - median`` the compile time;
+* :func:`jaxviz_methods` / :func:`torch_methods`: the measured methods
+  (:data:`METHODS`) as zero-argument callables on a fixed batch;
+* :func:`run_model`: every method x batch x implementation of one model, as
+  records ``{"model", "method", "batch", "impl", "images_per_second",
+  "compile_seconds", ...}``;
+* :func:`ig_peak_memory`: the peak resident memory of a chunked 256-step
+  Integrated Gradients run, measured in a fresh subprocess;
+* :func:`markdown_report`: the records as markdown tables with the machine.
+
+The PyTorch side (``torch_nchw`` and ``torch_channels_last``) needs the
+``bench`` extra (``pip install -e .[bench]``); without it only the jaxviz side
+runs. The PyTorch models are built by :mod:`jaxviz.bench.torch_models`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.metadata
+import json
+import logging
+import os
+import pathlib
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxviz import assets
+from jaxviz import data
+from jaxviz.attribution import cam
+from jaxviz.attribution import gradients
+from jaxviz.attribution import integrated_gradients as ig_lib
+from jaxviz.models import meta as meta_lib
+from jaxviz.models import registry
+from jaxviz.models import small_cnn
+from jaxviz.models import taps
+
+LOG = logging.getLogger(__name__)
+
+METHODS = ("forward", "saliency", "guided_backprop", "grad_cam", "integrated_gradients",
+           "top5_saliency")
+MODELS = ("mobilenet_v2", "small_cnn")
+IMPLS = ("jaxviz", "torch_nchw", "torch_channels_last")
+TORCH_LAYOUTS = {"torch_nchw": "nchw", "torch_channels_last": "channels_last"}
+GRAD_CAM_LAYERS = {"mobilenet_v2": "Conv_1", "small_cnn": "conv2"}
+IG_STEPS = 32
+IG_METHOD = "riemann_trapezoid"
+TOP_K = 5
+IG_MEMORY_METHOD = "ig256_peak_memory"
+IG_MEMORY_TARGET_GIB = 4.0
+INSTALL_HINT = "pip install -e .[bench]"
+EQUIVALENCE_TOL = 1e-3
+_RESULT_MARKER = "JAXVIZ_BENCH_RESULT "
+
+
+# --------------------------------------------------------------------------
+# Validating the requested work.
+
+
+def _as_list(values: str | Iterable[Any]) -> list[str]:
+  if isinstance(values, str):
+    values = values.split(",")
+  return [str(v).strip() for v in values if str(v).strip()]
+
+
+def _dedupe(values: Iterable[Any]) -> tuple:
+  return tuple(dict.fromkeys(values))
+
+
+def parse_methods(values: str | Iterable[str]) -> tuple[str, ...]:
+  """Validated method names (comma-separated string or list), duplicates dropped.
+
+  Raises:
+    ValueError: no method, or an unknown one; the message lists the valid ones.
+  """
+  names = _as_list(values)
+  unknown = [n for n in names if n not in METHODS]
+  if unknown or not names:
+    what = f"Unknown method(s) {unknown}" if unknown else "No method given"
+    raise ValueError(f"{what}; valid methods: {', '.join(METHODS)}.")
+  return _dedupe(names)
+
+
+def parse_models(values: str | Iterable[str]) -> tuple[str, ...]:
+  """Validated model names; the error lists the valid ones."""
+  names = _as_list(values)
+  unknown = [n for n in names if n not in MODELS]
+  if unknown or not names:
+    what = f"Unknown model(s) {unknown}" if unknown else "No model given"
+    raise ValueError(f"{what}; valid models: {', '.join(MODELS)}.")
+  return _dedupe(names)
+
+
+def parse_batch_sizes(values: str | Iterable[Any]) -> tuple[int, ...]:
+  """Validated batch sizes: positive ints (``"8"`` or ``8``; not ``"1.5"``, ``0``, ``True``).
+
+  Raises:
+    ValueError: an empty list or a value that is not a positive int.
+  """
+  raw = _as_list(values) if isinstance(values, str) else list(values)
+  if not raw:
+    raise ValueError("No batch size given; pass positive ints, e.g. --batch_sizes=1,8,32.")
+  sizes = []
+  for value in raw:
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, (float, np.floating)):
+      size = None
+    elif isinstance(value, (int, np.integer)):
+      size = int(value)
+    else:
+      text = str(value).strip()
+      size = int(text) if text.lstrip("+-").isdigit() else None
+    if size is None or size <= 0:
+      raise ValueError(f"Invalid batch size {value!r}: batch sizes must be positive ints "
+                       f"(e.g. 1,8,32); got {raw}.")
+    sizes.append(size)
+  return _dedupe(sizes)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    raise ValueError(f"{name} must be a positive int, got {value!r}.")
+  return int(value)
+
+
+# --------------------------------------------------------------------------
+# Timing.
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+  """Wall-clock seconds of one measured callable.
+
+  Attributes:
+    first_seconds: the first call (jaxviz: tracing + compilation + one run).
+    seconds: the timed repeats, after the warm-ups.
+  """
+
+  first_seconds: float
+  seconds: tuple[float, ...]
+
+  @property
+  def median_seconds(self) -> float:
+    return statistics.median(self.seconds)
+
+  @property
+  def compile_seconds(self) -> float:
+    """First call minus the median steady-state call (>= 0)."""
+    return max(0.0, self.first_seconds - self.median_seconds)
+
+
+def time_call(fn: Callable[[], Any], *, repeats: int, warmups: int = 2,
+              sync: Callable[[Any], Any] = jax.block_until_ready) -> Timing:
+  """Times ``fn()``: ``warmups`` untimed calls (the first one's time is kept), then repeats.
+
+  Args:
+    fn: the work to time, with its inputs bound.
+    repeats: timed calls (the median is the result).
+    warmups: untimed calls before them, >= 1; the first is the compile call.
+    sync: applied to each result before the clock stops
+      (``jax.block_until_ready`` for asynchronously dispatched JAX results).
+
+  Returns:
+    A :class:`Timing`.
+  """
+  check_positive_int(repeats, "repeats")
+  check_positive_int(warmups, "warmups")
+
+  def once() -> float:
+    start = time.perf_counter()
+    sync(fn())
+    return time.perf_counter() - start
+
+  first = once()
+  for _ in range(warmups - 1):
+    once()
+  return Timing(first, tuple(once() for _ in range(repeats)))
+
+
+# --------------------------------------------------------------------------
+# Models and inputs.
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BenchModel:
+  """A jaxviz model prepared for benchmarking.
+
+  Attributes:
+    name: ``"mobilenet_v2"`` or ``"small_cnn"``.
+    model: the Flax module.
+    params: its ``params``.
+    meta: its :class:`~jaxviz.models.meta.ModelMeta`.
+    f: the model function ``x -> logits`` (one object, so jaxviz's caches hit).
+    layer_fn: layer function of :data:`GRAD_CAM_LAYERS` ``[name]``.
+    images: float32 inputs [N, H, W, C] in the model's input space.
+    weights: where the weights come from (for the report).
+    inputs: where the images come from (for the report).
+  """
+
+  name: str
+  model: Any
+  params: Any
+  meta: meta_lib.ModelMeta
+  f: Callable[[jax.Array], jax.Array]
+  layer_fn: taps.LayerFn
+  images: np.ndarray
+  weights: str
+  inputs: str
+
+  @property
+  def layer(self) -> str:
+    return GRAD_CAM_LAYERS[self.name]
+
+
+def _real_images(folder: str, pattern: str, mode: str, meta: meta_lib.ModelMeta,
+                 count: int) -> np.ndarray | None:
+  try:
+    directory = assets.find_asset(folder)
+    images, _ = data.load_image_folder(directory, pattern=pattern, mode=mode)
+  except (FileNotFoundError, ValueError) as e:
+    LOG.warning("No real images for the benchmark (%s); using random inputs.", e)
+    return None
+  return data.prepare_for_model(images[:count], meta)
+
+
+def random_params(model, input_shape: Sequence[int], seed: int = 0) -> dict[str, Any]:
+  """Random ``params`` for a jaxviz model, drawn with numpy (nothing to compile).
+
+  Kernels are LeCun-normal (std ``1/sqrt(fan_in)``, fan_in = the product of
+  all but the last kernel axis), biases ``N(0, 0.1^2)`` (non-zero, so that a
+  wrong bias mapping shows).
+
+  Args:
+    model: a Flax module whose leaves are ``kernel`` and ``bias``.
+    input_shape: the input shape [B, H, W, C] (only traced).
+    seed: numpy seed.
+  """
+  shapes = jax.eval_shape(model.init, jax.random.key(0),
+                          jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32))["params"]
+  rng = np.random.default_rng(seed)
+
+  def draw(path, leaf):
+    z = rng.standard_normal(leaf.shape).astype(np.float32)
+    if path[-1].key == "kernel":
+      return jnp.asarray(z / np.sqrt(np.prod(leaf.shape[:-1])))
+    return jnp.asarray(0.1 * z)
+
+  return jax.tree_util.tree_map_with_path(draw, shapes)
+
+
+def load_bench_model(name: str, *, small_cnn_workdir: str | os.PathLike | None = None,
+                     seed: int = 0, num_images: int = 8) -> BenchModel:
+  """Loads a model and a few inputs for the benchmark.
+
+  Args:
+    name: ``"mobilenet_v2"`` (the shared ImageNet weights via
+      :func:`jaxviz.models.registry.load_model`) or ``"small_cnn"``.
+    small_cnn_workdir: an ``experiments.train`` workdir with a trained small
+      CNN; ``None`` uses random parameters (``seed``) for the default
+      :class:`~jaxviz.models.small_cnn.SmallCNN` on 28x28x1 inputs.
+    seed: seed of the random small-CNN parameters and of random inputs.
+    num_images: how many real images to load (inputs are tiled from them).
+
+  Returns:
+    A :class:`BenchModel`; its images are real (``sample_images_imagenet``,
+    Fashion-MNIST samples in ``foolbox_samples``) when found under
+    ``$JAXVIZ_DATA_DIR``, random otherwise.
+
+  Raises:
+    ValueError: unknown model name.
+    AssetNotFoundError: the MobileNetV2 weights are missing.
+  """
+  parse_models([name])
+  if name == "mobilenet_v2":
+    model, params, meta = registry.load_model("mobilenet_v2")
+    weights = "ImageNet MobileNetV2 1.0/224 (shared npz)"
+    images = _real_images("sample_images_imagenet", None, "RGB", meta, num_images)
+  else:
+    if small_cnn_workdir:
+      model, params, meta = registry.load_model("small_cnn", path=small_cnn_workdir)
+      weights = f"trained ({small_cnn_workdir})"
+    else:
+      model = small_cnn.SmallCNN()
+      params = random_params(model, (1, 28, 28, 1), seed)
+      meta = meta_lib.ModelMeta(name="small_cnn", input_shape=(28, 28, 1), mean=(0.0,),
+                                std=(1.0,), class_names=data.FASHION_MNIST_CLASSES)
+      weights = f"random (seed {seed})"
+    mode = "L" if meta.input_shape[-1] == 1 else "RGB"
+    images = _real_images("foolbox_samples", "fashionMNIST_*", mode, meta, num_images)
+  if images is None:
+    lo, hi = meta.input_range
+    images = np.random.default_rng(seed).uniform(
+        lo, hi, (num_images,) + tuple(meta.input_shape)).astype(np.float32)
+    inputs = "random"
+  else:
+    inputs = "real images"
+  variables = {"params": params}
+  f = functools.partial(model.apply, variables)
+  layer_fn = taps.flax_layer_fn(model, variables, GRAD_CAM_LAYERS[name],
+                                input_shape=(1,) + tuple(meta.input_shape))
+  return BenchModel(name, model, params, meta, f, layer_fn, images, weights, inputs)
+
+
+def batch_inputs(images: np.ndarray, batch: int) -> np.ndarray:
+  """``batch`` inputs [batch, H, W, C] tiled from ``images`` [N, H, W, C]."""
+  batch = parse_batch_sizes([batch])[0]
+  reps = -(-batch // images.shape[0])
+  return np.ascontiguousarray(np.concatenate([images] * reps)[:batch])
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _forward(model, params, x):
+  return model.apply({"params": params}, x)
+
+
+# _top_k and _logits are separate from _forward so that the timed forward pays
+# its own compilation.
+@functools.partial(jax.jit, static_argnames=("model", "k"))
+def _top_k(model, params, x, k):
+  return jax.lax.top_k(model.apply({"params": params}, x), k)[1]
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _logits(model, params, x):
+  return model.apply({"params": params}, x)
+
+
+def top_targets(bm: BenchModel, x: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray]:
+  """The top-1 [B] and top-k [B, k] logit indices of jaxviz's model on ``x``."""
+  order = np.asarray(_top_k(bm.model, bm.params, jnp.asarray(x), k), np.int32)
+  return order[:, 0].copy(), np.ascontiguousarray(order)
+
+
+def ig_chunk_size(batch: int, chunk_images: int, steps: int = IG_STEPS) -> int:
+  """IG path points per chunk so that a chunk holds about ``chunk_images`` images."""
+  return max(1, min(steps, chunk_images // batch))
+
+
+# --------------------------------------------------------------------------
+# The measured methods.
+
+
+def jaxviz_methods(bm: BenchModel, x: np.ndarray, targets: np.ndarray, top5: np.ndarray, *,
+                   ig_chunk_images: int = 64) -> dict[str, Callable[[], Any]]:
+  """The :data:`METHODS` in jaxviz on one batch, as zero-argument callables.
+
+  ``saliency``/``guided_backprop``/``top5_saliency``:
+  :func:`jaxviz.attribution.gradients.input_gradients` (``top5_saliency``:
+  targets [B, 5], one forward pass and a VJP vmapped over the 5 one-hot
+  cotangents); ``grad_cam``: :func:`jaxviz.attribution.cam.grad_cam`
+  (ReLU'd, bilinearly upsampled); ``integrated_gradients``:
+  :func:`jaxviz.attribution.integrated_gradients.integrated_gradients` with
+  :data:`IG_STEPS` steps, a zero baseline and :func:`ig_chunk_size` points
+  per chunk.
+  """
+  xj, tj, t5 = jnp.asarray(x), jnp.asarray(targets), jnp.asarray(top5)
+  chunk = ig_chunk_size(x.shape[0], ig_chunk_images)
+  return {
+      "forward": lambda: _forward(bm.model, bm.params, xj),
+      "saliency": lambda: gradients.input_gradients(bm.f, xj, tj),
+      "guided_backprop": lambda: gradients.input_gradients(bm.f, xj, tj,
+                                                           rule="guided_backprop"),
+      "grad_cam": lambda: cam.grad_cam(bm.layer_fn, xj, tj),
+      "integrated_gradients": lambda: ig_lib.integrated_gradients(
+          bm.f, xj, tj, steps=IG_STEPS, chunk_size=chunk, method=IG_METHOD),
+      "top5_saliency": lambda: gradients.input_gradients(bm.f, xj, t5),
+  }
+
+
+def torch_methods(bm: BenchModel, torch_model, layout: str, x: np.ndarray, targets: np.ndarray,
+                  top5: np.ndarray, *, ig_chunk_images: int = 64, with_captum: bool = True
+                  ) -> dict[str, Callable[[], Any] | dict[str, Callable[[], Any]]]:
+  """The :data:`METHODS` in Captum/PyTorch on one batch.
+
+  ``saliency``: ``Saliency(abs=False)`` (the raw gradient, as jaxviz);
+  ``guided_backprop``: ``GuidedBackprop``; ``grad_cam``:
+  ``LayerGradCam(relu_attributions=True)`` upsampled with
+  ``LayerAttribution.interpolate(..., "bilinear")``; ``integrated_gradients``:
+  ``IntegratedGradients`` with the same steps, rule, zero baseline and
+  ``internal_batch_size`` = the images per jaxviz chunk; ``top5_saliency``: a
+  dict of two Captum ways (5 ``Saliency`` calls, or one call on the batch
+  repeated 5 times with one target per copy), both timed, the faster kept.
+  Without Captum only ``forward`` is returned.
+  """
+  import torch  # pylint: disable=g-import-not-at-top
+  from jaxviz.bench import torch_models  # pylint: disable=g-import-not-at-top
+
+  xt = torch_models.to_torch(x, layout)
+  batch = x.shape[0]
+
+  def forward():
+    with torch.inference_mode():
+      return torch_model(xt)
+
+  methods: dict[str, Any] = {"forward": forward}
+  if not with_captum:
+    return methods
+  import captum.attr  # pylint: disable=g-import-not-at-top
+
+  tt = torch.from_numpy(targets.astype(np.int64))
+  t5 = torch.from_numpy(top5.astype(np.int64))
+  saliency = captum.attr.Saliency(torch_model)
+  guided = captum.attr.GuidedBackprop(torch_model)
+  gradcam = captum.attr.LayerGradCam(torch_model, torch_model.layer(bm.layer))
+  ig = captum.attr.IntegratedGradients(torch_model)
+  baseline = torch.zeros_like(xt)
+  size = tuple(x.shape[1:3])
+  internal = ig_chunk_size(batch, ig_chunk_images) * batch
+
+  def grad_cam():
+    maps = gradcam.attribute(xt, target=tt, relu_attributions=True)
+    return captum.attr.LayerAttribution.interpolate(maps, size, "bilinear")
+
+  def five_calls():
+    return torch.stack([saliency.attribute(xt, target=t5[:, k], abs=False)
+                        for k in range(t5.shape[1])], dim=1)
+
+  def expanded_batch():
+    k = t5.shape[1]
+    grads = saliency.attribute(xt.repeat_interleave(k, dim=0), target=t5.reshape(-1),
+                               abs=False)
+    return grads.reshape((batch, k) + tuple(grads.shape[1:]))
+
+  methods.update({
+      "saliency": lambda: saliency.attribute(xt, target=tt, abs=False),
+      "guided_backprop": lambda: guided.attribute(xt, target=tt),
+      "grad_cam": grad_cam,
+      "integrated_gradients": lambda: ig.attribute(
+          xt, baselines=baseline, target=tt, n_steps=IG_STEPS, method=IG_METHOD,
+          internal_batch_size=internal),
+      "top5_saliency": {"captum_5_calls": five_calls, "captum_expanded_batch": expanded_batch},
+  })
+  return methods
+
+
+# --------------------------------------------------------------------------
+# Running the suite.
+
+
+def torch_status() -> tuple[bool, bool, str | None]:
+  """``(torch importable, captum importable, message naming the extra when not)``."""
+  try:
+    import torch  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError as e:
+    return False, False, (f"PyTorch is not installed ({e}); only the jaxviz side runs. "
+                          f"Install the benchmark extra: {INSTALL_HINT}")
+  try:
+    import captum.attr  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError as e:
+    return True, False, (f"Captum is not installed ({e}); PyTorch runs only 'forward'. "
+                         f"Install the benchmark extra: {INSTALL_HINT}")
+  return True, True, None
+
+
+def _record(model: str, method: str, batch: int, impl: str, timing: Timing,
+            **extra: Any) -> dict[str, Any]:
+  return {
+      "model": model, "method": method, "batch": batch, "impl": impl,
+      "images_per_second": batch / timing.median_seconds,
+      "compile_seconds": timing.compile_seconds if impl == "jaxviz" else None,
+      "median_seconds": timing.median_seconds,
+      "first_call_seconds": timing.first_seconds,
+      "repeat_seconds": list(timing.seconds),
+      **extra,
+  }
+
+
+def equivalence(bm: BenchModel, twins: Mapping[str, Any], tol: float = EQUIVALENCE_TOL
+                ) -> dict[str, float]:
+  """Max abs logit difference of each torch twin vs jaxviz on up to 4 inputs.
+
+  Raises:
+    RuntimeError: a twin differs by ``tol`` or more (the benchmark must abort).
+  """
+  if not twins:
+    return {}
+  from jaxviz.bench import torch_models  # pylint: disable=g-import-not-at-top
+  x = bm.images[:4]
+  fwd = lambda x: _logits(bm.model, bm.params, jnp.asarray(x))
+  return {impl: torch_models.check_equivalence(fwd, twin, x, TORCH_LAYOUTS[impl], tol)
+          for impl, twin in twins.items()}
+
+
+def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int], *,
+              repeats: int = 5, warmups: int = 2, impls: Sequence[str] = IMPLS,
+              with_captum: bool = True, ig_chunk_images: int = 64) -> tuple[list[dict], dict]:
+  """Times every method x batch x implementation of one model.
+
+  The three implementations run back to back for each (method, batch), on
+  the same inputs and the same targets (each image's top-1 / top-5 classes,
+  computed once beforehand and not timed). The torch twins are first checked
+  to reproduce the jaxviz logits.
+
+  Args:
+    bm: the model, from :func:`load_bench_model`.
+    methods: names from :data:`METHODS`.
+    batch_sizes: positive ints.
+    repeats: timed calls per measurement (the median is reported).
+    warmups: untimed calls before them (the first is jaxviz's compile call).
+    impls: a subset of :data:`IMPLS`.
+    with_captum: time the attribution methods on the torch side too (needs
+      Captum); without it torch runs ``forward`` only.
+    ig_chunk_images: images per Integrated Gradients chunk (both sides).
+
+  Returns:
+    ``(records, info)``: one record per measurement (see the module
+    docstring; torch ``top5_saliency`` records also name the Captum
+    ``variant`` kept and every variant's images/s) and ``{"equivalence":
+    {impl: max abs logit difference}}``.
+
+  Raises:
+    ValueError: bad methods, batch sizes, impls or counts (before any work).
+    RuntimeError: a torch twin does not reproduce the jaxviz logits.
+  """
+  methods = parse_methods(methods)
+  batch_sizes = parse_batch_sizes(batch_sizes)
+  check_positive_int(repeats, "repeats")
+  check_positive_int(warmups, "warmups")
+  check_positive_int(ig_chunk_images, "ig_chunk_images")
+  bad = [i for i in impls if i not in IMPLS]
+  if bad:
+    raise ValueError(f"Unknown impl(s) {bad}; valid: {IMPLS}.")
+  twins = {}
+  if any(i in TORCH_LAYOUTS for i in impls):
+    import torch  # pylint: disable=g-import-not-at-top
+    from jaxviz.bench import torch_models  # pylint: disable=g-import-not-at-top
+    torch.set_num_threads(os.cpu_count() or 1)
+    twins = {i: torch_models.from_flax(bm.model, bm.params, TORCH_LAYOUTS[i])
+             for i in impls if i in TORCH_LAYOUTS}
+  info = {"equivalence": equivalence(bm, twins)}
+  for impl, diff in info["equivalence"].items():
+    LOG.info("%s: %s reproduces the jaxviz logits (max abs diff %.2e).", bm.name, impl, diff)
+
+  records = []
+  for batch in batch_sizes:
+    x = batch_inputs(bm.images, batch)
+    targets, top5 = top_targets(bm, x)
+    per_impl = {}
+    for impl in impls:
+      if impl == "jaxviz":
+        per_impl[impl] = jaxviz_methods(bm, x, targets, top5, ig_chunk_images=ig_chunk_images)
+      else:
+        per_impl[impl] = torch_methods(bm, twins[impl], TORCH_LAYOUTS[impl], x, targets, top5,
+                                       ig_chunk_images=ig_chunk_images, with_captum=with_captum)
+    for method in methods:
+      for impl in impls:
+        fn = per_impl[impl].get(method)
+        if fn is None:
+          continue
+        sync = jax.block_until_ready if impl == "jaxviz" else (lambda out: out)
+        if isinstance(fn, dict):
+          timings = {v: time_call(g, repeats=repeats, warmups=warmups, sync=sync)
+                     for v, g in fn.items()}
+          best = min(timings, key=lambda v: timings[v].median_seconds)
+          rec = _record(bm.name, method, batch, impl, timings[best], variant=best,
+                        variants_images_per_second={v: batch / t.median_seconds
+                                                    for v, t in timings.items()})
+        else:
+          rec = _record(bm.name, method, batch, impl,
+                        time_call(fn, repeats=repeats, warmups=warmups, sync=sync))
+        LOG.info("%s %s batch %d %s: %.2f images/s%s", bm.name, method, batch, impl,
+                 rec["images_per_second"],
+                 f" (compile {rec['compile_seconds']:.2f} s)" if impl == "jaxviz" else "")
+        records.append(rec)
+  return records, info
+
+
+# --------------------------------------------------------------------------
+# Peak memory of long Integrated Gradients runs.
+
+
+def peak_rss_gib() -> float:
+  """This process's resident-set high-water mark (VmHWM) in GiB."""
+  try:
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+      if line.startswith("VmHWM:"):
+        return int(line.split()[1]) / 2**20  # kB
+  except OSError:
+    pass
+  kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  return kib / (2**30 if sys.platform == "darwin" else 2**20)  # bytes on macOS
+
+
+def ig_memory_child(model: str, batch: int, steps: int, chunk_size: int,
+                    small_cnn_workdir: str | None = None) -> dict[str, Any]:
+  """Runs one chunked IG in this process; returns its time and peak memory.
+
+  Meant to run in a fresh subprocess (see :func:`ig_peak_memory`) so that the
+  high-water mark is IG's alone.
+  """
+  bm = load_bench_model(model, small_cnn_workdir=small_cnn_workdir)
+  x = jnp.asarray(batch_inputs(bm.images, batch))
+  targets, _ = top_targets(bm, np.asarray(x), k=1)
+  before = peak_rss_gib()
+  start = time.perf_counter()
+  jax.block_until_ready(ig_lib.integrated_gradients(
+      bm.f, x, jnp.asarray(targets), steps=steps, chunk_size=chunk_size, method=IG_METHOD))
+  seconds = time.perf_counter() - start
+  return {"peak_memory_gib": peak_rss_gib(), "peak_before_ig_gib": before, "seconds": seconds}
+
+
+def ig_peak_memory(model: str = "mobilenet_v2", *, batch: int = 8, steps: int = 256,
+                   chunk_size: int = 8, small_cnn_workdir: str | None = None,
+                   timeout: float | None = None) -> dict[str, Any]:
+  """Peak process memory of jaxviz's chunked IG, measured in a fresh subprocess.
+
+  The child loads the model, runs ``integrated_gradients`` (``steps`` path
+  points, ``chunk_size`` at a time) on ``batch`` images and reports its
+  ``VmHWM`` (the whole process: Python, JAX, the weights and IG).
+
+  Returns:
+    A record ``{"model", "method": "ig256_peak_memory" (for 256 steps, else
+    "ig<steps>_peak_memory"), "batch", "impl": "jaxviz", "peak_memory_gib",
+    "peak_before_ig_gib", "seconds" (IG wall time including compilation),
+    "steps", "chunk_size", "target_gib", "within_target",
+    "images_per_second": None, "compile_seconds": None}``.
+
+  Raises:
+    ValueError: bad arguments.
+    RuntimeError: the subprocess failed (its output is in the message).
+  """
+  parse_models([model])
+  for value, name in ((batch, "batch"), (steps, "steps"), (chunk_size, "chunk_size")):
+    check_positive_int(value, name)
+  args = {"model": model, "batch": int(batch), "steps": int(steps),
+          "chunk_size": int(chunk_size), "small_cnn_workdir": small_cnn_workdir}
+  code = ("import json, sys\n"
+          "from jaxviz.bench import timing\n"
+          f"print({_RESULT_MARKER!r} + json.dumps(timing.ig_memory_child(**json.loads(sys.argv[1]))))")
+  env = dict(os.environ)
+  root = str(pathlib.Path(__file__).resolve().parents[2])
+  env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+  proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True,
+                        text=True, env=env, timeout=timeout, check=False)
+  lines = [l for l in proc.stdout.splitlines() if l.startswith(_RESULT_MARKER)]
+  if proc.returncode != 0 or not lines:
+    raise RuntimeError(f"The IG memory subprocess failed (exit {proc.returncode}):\n"
+                       f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+  result = json.loads(lines[-1][len(_RESULT_MARKER):])
+  return {
+      "model": model,
+      "method": IG_MEMORY_METHOD if steps == 256 else f"ig{steps}_peak_memory",
+      "batch": int(batch), "impl": "jaxviz", "images_per_second": None,
+      "compile_seconds": None, **result, "steps": int(steps), "chunk_size": int(chunk_size),
+      "target_gib": IG_MEMORY_TARGET_GIB,
+      "within_target": result["peak_memory_gib"] < IG_MEMORY_TARGET_GIB,
+  }
+
+
+# --------------------------------------------------------------------------
+# Reporting.
+
+
+def _version(package: str) -> str:
+  try:
+    return importlib.metadata.version(package)
+  except importlib.metadata.PackageNotFoundError:
+    return "not installed"
+
+
+def cpu_model() -> str:
+  """The CPU model name from /proc/cpuinfo (or the platform's processor string)."""
+  try:
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+      if line.lower().startswith("model name"):
+        return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+  """CPU, cores, load and library versions, for the report."""
+  info = {
+      "cpu": cpu_model(),
+      "cores": os.cpu_count(),
+      "platform": platform.platform(),
+      "python": platform.python_version(),
+      "jax_backend": jax.default_backend(),
+      "xla_flags": os.environ.get("XLA_FLAGS", "(default)"),
+  }
+  for package in ("jax", "jaxlib", "flax", "numpy", "torch", "captum"):
+    info[package] = _version(package)
+  if hasattr(os, "getloadavg"):
+    info["load_average"] = [round(v, 2) for v in os.getloadavg()]
+  return info
+
+
+def _fmt(value: float | None) -> str:
+  if value is None:
+    return "–"
+  return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+
+
+def markdown_report(records: Sequence[Mapping[str, Any]], machine: Mapping[str, Any], *,
+                    notes: Sequence[str] = (), settings: Mapping[str, Any] | None = None) -> str:
+  """The benchmark as markdown: one table per model, then peak memory and notes.
+
+  Rows are method x batch; columns the images/s of each implementation, the
+  jaxviz / best-torch ratio (> 1: jaxviz is faster), jaxviz's compile time
+  and, for ``top5_saliency``, the Captum variant kept.
+  """
+  lines = ["# jaxviz vs Captum/PyTorch benchmark", "",
+           "## Machine", ""]
+  lines += [f"- {key}: {value}" for key, value in machine.items()]
+  if settings:
+    lines += ["", "## Settings", ""] + [f"- {k}: {v}" for k, v in settings.items()]
+  timed = [r for r in records if r.get("images_per_second") is not None]
+  for model in dict.fromkeys(r["model"] for r in timed):
+    lines += ["", f"## {model} (images/second, higher is better)", "",
+              "| method | batch | jaxviz | torch_nchw | torch_channels_last | "
+              "jaxviz / best torch | jaxviz compile (s) | Captum variant |",
+              "|---|---:|---:|---:|---:|---:|---:|---|"]
+    rows = {}
+    for r in timed:
+      if r["model"] == model:
+        rows.setdefault((r["method"], r["batch"]), {})[r["impl"]] = r
+    order = {m: i for i, m in enumerate(METHODS)}
+    for (method, batch) in sorted(rows, key=lambda k: (order.get(k[0], 99), k[1])):
+      row = rows[(method, batch)]
+      ips = {impl: row[impl]["images_per_second"] if impl in row else None for impl in IMPLS}
+      torch_ips = [v for k, v in ips.items() if k != "jaxviz" and v is not None]
+      ratio = (ips["jaxviz"] / max(torch_ips)) if torch_ips and ips["jaxviz"] else None
+      compile_s = row["jaxviz"]["compile_seconds"] if "jaxviz" in row else None
+      variants = sorted({row[i]["variant"] for i in row if "variant" in row[i]})
+      lines.append(f"| {method} | {batch} | {_fmt(ips['jaxviz'])} | {_fmt(ips['torch_nchw'])} | "
+                   f"{_fmt(ips['torch_channels_last'])} | "
+                   f"{'–' if ratio is None else f'{ratio:.2f}x'} | {_fmt(compile_s)} | "
+                   f"{', '.join(variants) or '–'} |")
+  memory = [r for r in records if "peak_memory_gib" in r]
+  if memory:
+    lines += ["", "## Peak memory of chunked Integrated Gradients (jaxviz)", ""]
+    for r in memory:
+      lines.append(
+          f"- {r['model']}, {r['steps']} steps, batch {r['batch']}, chunk_size "
+          f"{r['chunk_size']}: peak RSS {r['peak_memory_gib']:.2f} GiB (process high-water "
+          f"mark, {r['peak_before_ig_gib']:.2f} GiB before IG; target < {r['target_gib']:g} GiB: "
+          f"{'met' if r['within_target'] else 'NOT met'}); {r['seconds']:.1f} s including "
+          "compilation.")
+  if notes:
+    lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+  return "\n".join(lines) + "\n"

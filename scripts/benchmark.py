@@ -1,0 +1,163 @@
+r"""Benchmark jaxviz against Captum/PyTorch on the same networks and weights.
+
+  python scripts/benchmark.py --output_dir=DIR [--methods=forward,saliency] \
+      [--batch_sizes=1,8,32] [--repeats=5] [--models=mobilenet_v2,small_cnn]
+
+Builds MobileNetV2 (the shared ImageNet weights) and the small CNN (random
+parameters, or trained ones with --small_cnn_workdir) in jaxviz and, with the
+same weights, in PyTorch (NCHW and channels_last), checks that the PyTorch
+models reproduce the jaxviz logits (aborts otherwise), and measures images/s
+of forward, saliency, guided backprop, Grad-CAM, Integrated Gradients (32
+steps) and top-5 saliency at each batch size: the median of --repeats timed
+calls after --warmups untimed ones; jaxviz's compile time (first call minus
+median) separately. With MobileNetV2 it also measures the peak memory of a
+256-step chunked IG on 8 images in a fresh subprocess.
+
+Writes DIR/benchmark.json (a list of records {"model", "method", "batch",
+"impl", "images_per_second", "compile_seconds", ...}) and DIR/benchmark.md.
+Without torch/captum only the jaxviz side runs (install: pip install -e .[bench]).
+Timings on a shared machine are noisy: compare medians, and rerun.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app
+from absl import flags
+from absl import logging
+
+from jaxviz import workdir as wd
+from jaxviz.bench import timing
+
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where benchmark.json/.md are written.")
+_METHODS = flags.DEFINE_list("methods", list(timing.METHODS),
+                             f"Methods to time, from {', '.join(timing.METHODS)}.")
+_BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "8", "32"], "Batch sizes (positive ints).")
+_MODELS = flags.DEFINE_list("models", list(timing.MODELS),
+                            f"Models, from {', '.join(timing.MODELS)}.")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (median reported).")
+_WARMUPS = flags.DEFINE_integer("warmups", 2, "Untimed calls before them (the first compiles).")
+_IG_CHUNK_IMAGES = flags.DEFINE_integer(
+    "ig_chunk_images", 64, "Images per Integrated Gradients chunk on both sides: jaxviz "
+    "chunk_size = max(1, this // batch) path points, Captum internal_batch_size = chunk_size "
+    "* batch.")
+_TORCH = flags.DEFINE_bool("torch", True, "Also time Captum/PyTorch (needs the bench extra).")
+_IG_MEMORY = flags.DEFINE_bool("ig_memory", True, "Measure the peak memory of a 256-step IG "
+                               "on 8 MobileNetV2 images (when mobilenet_v2 is benchmarked).")
+_IG_MEMORY_CHUNK = flags.DEFINE_integer("ig_memory_chunk_size", 8,
+                                        "IG path points per chunk for the memory measurement.")
+_SMALL_CNN_WORKDIR = flags.DEFINE_string(
+    "small_cnn_workdir", None, "Workdir of an experiments.train run; default: random params.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Shared data folder (default: "
+                                "$JAXVIZ_DATA_DIR).")
+flags.mark_flag_as_required("output_dir")
+
+
+def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, bench_models):
+  notes = [
+      "Timings on this shared machine are noisy (see the load average above): each number "
+      f"is the median of {_REPEATS.value} timed calls after {_WARMUPS.value} untimed "
+      "warm-up call(s); compare ratios rather than absolute numbers and rerun before "
+      "drawing conclusions.",
+      "jaxviz runs with default XLA settings; its compile time (first call minus median) is "
+      "reported separately and excluded from images/s. PyTorch uses "
+      "torch.set_num_threads(os.cpu_count()).",
+      "Targets (each image's top-1 and top-5 classes) are computed once per batch before "
+      "timing; both sides use the same ones and the same inputs.",
+      "saliency: the raw input gradient of the target logit (jaxviz input_gradients; Captum "
+      "Saliency(abs=False)). guided_backprop: jaxviz rule='guided_backprop'; Captum "
+      "GuidedBackprop.",
+      "The PyTorch MobileNetV2 uses ReLU6 as an nn.ReLU subclass (forward = clamp(x, 0, 6)): "
+      "Captum's GuidedBackprop/Deconvolution hook only nn.ReLU modules, so with nn.ReLU6 they "
+      "silently return the plain gradient.",
+      "grad_cam: layer " + ", ".join(f"{m}: {timing.GRAD_CAM_LAYERS[m]}" for m in bench_models)
+      + "; ReLU'd and bilinearly upsampled to the input size on both sides (jaxviz grad_cam; "
+      "Captum LayerGradCam(relu_attributions=True) + LayerAttribution.interpolate bilinear).",
+      f"integrated_gradients: {timing.IG_STEPS} steps, {timing.IG_METHOD}, zero baseline; "
+      f"both sides evaluate about {ig_chunk_images} images per chunk (jaxviz chunk_size = "
+      f"max(1, {ig_chunk_images} // batch) path points, Captum internal_batch_size = "
+      "chunk_size * batch).",
+      "top5_saliency: jaxviz does one forward pass and a VJP vmapped over the 5 one-hot "
+      "cotangents (input_gradients with targets [B, 5]). For Captum both ways are timed and "
+      "the faster is reported (column 'Captum variant'): captum_5_calls = 5 Saliency calls "
+      "(5 forward + 5 backward passes), captum_expanded_batch = one Saliency call on the batch "
+      "repeated 5 times with one target per copy (1 forward + 1 backward pass on 5B images).",
+  ]
+  for model, diffs in equivalence.items():
+    if diffs:
+      notes.append(f"{model}: the PyTorch models reproduce the jaxviz logits (max abs diff "
+                   + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + ").")
+  if torch_message:
+    notes.append(torch_message)
+  if "torch_nchw" not in impls and not torch_message:
+    notes.append("PyTorch was not timed (--notorch).")
+  elif not with_captum and not torch_message:
+    notes.append("Captum was not timed.")
+  return notes
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  try:
+    methods = timing.parse_methods(_METHODS.value)
+    batch_sizes = timing.parse_batch_sizes(_BATCH_SIZES.value)
+    models = timing.parse_models(_MODELS.value)
+    for value, name in ((_REPEATS.value, "--repeats"), (_WARMUPS.value, "--warmups"),
+                        (_IG_CHUNK_IMAGES.value, "--ig_chunk_images"),
+                        (_IG_MEMORY_CHUNK.value, "--ig_memory_chunk_size")):
+      timing.check_positive_int(value, name)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
+  logging.set_verbosity(logging.INFO)
+  if _DATA_DIR.value:
+    os.environ["JAXVIZ_DATA_DIR"] = _DATA_DIR.value
+  out = pathlib.Path(_OUTPUT_DIR.value)
+
+  impls, with_captum, torch_message = ["jaxviz"], False, None
+  if _TORCH.value:
+    has_torch, with_captum, torch_message = timing.torch_status()
+    if torch_message:
+      logging.warning("%s", torch_message)
+    if has_torch:
+      impls += ["torch_nchw", "torch_channels_last"]
+  machine = timing.machine_info()
+  records, equivalence = [], {}
+  for name in models:
+    bm = timing.load_bench_model(name, small_cnn_workdir=_SMALL_CNN_WORKDIR.value)
+    logging.info("%s: weights %s, inputs %s.", name, bm.weights, bm.inputs)
+    model_records, info = timing.run_model(
+        bm, methods, batch_sizes, repeats=_REPEATS.value, warmups=_WARMUPS.value, impls=impls,
+        with_captum=with_captum, ig_chunk_images=_IG_CHUNK_IMAGES.value)
+    records += model_records
+    equivalence[name] = info["equivalence"]
+    wd.write_json(out / "benchmark.json", records)  # Partial results survive a crash.
+  if _IG_MEMORY.value and "mobilenet_v2" in models:
+    logging.info("Measuring the peak memory of a 256-step IG on 8 MobileNetV2 images...")
+    memory = timing.ig_peak_memory("mobilenet_v2", batch=8, steps=256,
+                                   chunk_size=_IG_MEMORY_CHUNK.value)
+    records.append(memory)
+    print(f"IG 256 steps, batch 8, chunk_size {memory['chunk_size']}: peak memory "
+          f"{memory['peak_memory_gib']:.2f} GiB (target < {memory['target_gib']:g} GiB: "
+          f"{'met' if memory['within_target'] else 'NOT met'}), {memory['seconds']:.1f} s")
+  machine["load_average_at_end"] = timing.machine_info().get("load_average")
+  settings = {"models": ", ".join(models), "methods": ", ".join(methods),
+              "batch_sizes": ", ".join(map(str, batch_sizes)), "repeats": _REPEATS.value,
+              "warmups": _WARMUPS.value, "implementations": ", ".join(impls)}
+  notes = _notes(impls, with_captum, torch_message, _IG_CHUNK_IMAGES.value, equivalence,
+                 models)
+  report = timing.markdown_report(records, machine, notes=notes, settings=settings)
+  wd.write_json(out / "benchmark.json", records)
+  wd.write_bytes(out / "benchmark.md", report.encode())
+  print(report)
+  logging.info("Wrote %s and %s.", out / "benchmark.json", out / "benchmark.md")
+
+
+if __name__ == "__main__":
+  app.run(main)
