@@ -22,6 +22,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.batch_size = 500
   config.perplexity = 30.0
   config.tsne_max_iter = 1000
+  config.tsne_threads = 0  # OpenMP threads of the t-SNE gradient; 0 = scikit-learn's default
   config.knn_k = 5
   config.mosaic_grid = 40  # thumbnail cells per side
   config.seed = 0
@@ -32,6 +33,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.batch_size = 64
     config.perplexity = 10.0
     config.tsne_max_iter = 500
+    config.tsne_threads = 1
     config.mosaic_grid = 12
   elif arg:
     raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")

@@ -46,6 +46,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       ig_baseline_pixel=0.0,  # IG baseline: a constant image of this pixel value (0 = black)
       occlusion_patch=32,
       occlusion_stride=16,
+      occlusion_fill_pixel=127.5,  # occluder: a mid-gray patch
       occlusion_batch=64,
   )
   config.small_cnn = _model(
@@ -59,6 +60,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       ig_baseline_pixel=0.0,
       occlusion_patch=6,
       occlusion_stride=2,
+      occlusion_fill_pixel=0.0,  # occluder: black, the Fashion-MNIST background
       occlusion_batch=256,
   )
   if arg == "smoke":

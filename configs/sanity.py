@@ -4,9 +4,9 @@ python -m experiments.sanity --config=configs/sanity.py --workdir=/tmp/sanity
 
 Models: the small CNN on Fashion-MNIST (primary; trained on demand with
 ``configs/train.py`` into ``cnn_workdir``) and MobileNetV2 on two sample
-photos. Each model has its settings under ``config.<model name>``; its
-``layers`` are the cascade's checkpoints from the top down (every layer above
-a checkpoint is randomized too). ``:smoke`` is a seconds-long variant for
+photos (cat, parrot). Each model has its settings under ``config.<model
+name>``; its ``layers`` are the cascade's checkpoints from the top down (every
+layer above a checkpoint is randomized too). ``:smoke`` is a seconds-long variant for
 tests that needs no asset (small CNN on scikit-learn's digits).
 """
 
@@ -40,7 +40,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       "cam_layer": "Conv_1",  # last conv layer, 7x7
       "weights": "",  # explicit .npz; default: found under $JAXVIZ_DATA_DIR
       "images": "",  # photo folder; default: $JAXVIZ_DATA_DIR/sample_images_imagenet
-      "files": ("owl.jpg", "parrot.jpg"),
+      "files": ("cat.bmp", "parrot.jpg"),
       "ig_steps": 8,
       "smoothgrad_samples": 8,
   })

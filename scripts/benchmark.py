@@ -32,21 +32,25 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from jaxviz import bench
 from jaxviz import workdir as wd
-from jaxviz.bench import timing
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where benchmark.json/.md are written.")
-_METHODS = flags.DEFINE_list("methods", list(timing.METHODS),
-                             f"Methods to time, from {', '.join(timing.METHODS)}.")
+_METHODS = flags.DEFINE_list("methods", list(bench.METHODS),
+                             f"Methods to time, from {', '.join(bench.METHODS)}.")
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "8", "32"], "Batch sizes (positive ints).")
-_MODELS = flags.DEFINE_list("models", list(timing.MODELS),
-                            f"Models, from {', '.join(timing.MODELS)}.")
+_MODELS = flags.DEFINE_list("models", list(bench.MODELS),
+                            f"Models, from {', '.join(bench.MODELS)}.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (median reported).")
 _WARMUPS = flags.DEFINE_integer("warmups", 2, "Untimed calls before them (the first compiles).")
 _IG_CHUNK_IMAGES = flags.DEFINE_integer(
     "ig_chunk_images", 64, "Images per Integrated Gradients chunk on both sides: jaxviz "
     "chunk_size = max(1, this // batch) path points, Captum internal_batch_size = chunk_size "
     "* batch.")
+_TORCH_THREADS = flags.DEFINE_integer(
+    "torch_threads", 0, "torch.set_num_threads value; 0 (default): os.cpu_count(). On an "
+    "oversubscribed machine PyTorch's OpenMP threads wait on each other at every op; 1 can "
+    "then be much faster.")
 _TORCH = flags.DEFINE_bool("torch", True, "Also time Captum/PyTorch (needs the bench extra).")
 _IG_MEMORY = flags.DEFINE_bool("ig_memory", True, "Measure the peak memory of a 256-step IG "
                                "on 8 MobileNetV2 images (when mobilenet_v2 is benchmarked).")
@@ -59,7 +63,12 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "Shared data folder (default: 
 flags.mark_flag_as_required("output_dir")
 
 
+def _torch_threads() -> int:
+  return _TORCH_THREADS.value or os.cpu_count() or 1
+
+
 def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, bench_models):
+  from jaxviz.bench import timing  # pylint: disable=g-import-not-at-top
   notes = [
       "Timings on this shared machine are noisy (see the load average above): each number "
       f"is the median of {_REPEATS.value} timed calls after {_WARMUPS.value} untimed "
@@ -67,7 +76,9 @@ def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, benc
       "drawing conclusions.",
       "jaxviz runs with default XLA settings; its compile time (first call minus median) is "
       "reported separately and excluded from images/s. PyTorch uses "
-      "torch.set_num_threads(os.cpu_count()).",
+      f"torch.set_num_threads({_torch_threads()})"
+      + ("" if _torch_threads() == os.cpu_count() else
+         f" (--torch_threads; the machine has {os.cpu_count()} cores)") + ".",
       "Targets (each image's top-1 and top-5 classes) are computed once per batch before "
       "timing; both sides use the same ones and the same inputs.",
       "saliency: the raw input gradient of the target logit (jaxviz input_gradients; Captum "
@@ -76,7 +87,7 @@ def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, benc
       "The PyTorch MobileNetV2 uses ReLU6 as an nn.ReLU subclass (forward = clamp(x, 0, 6)): "
       "Captum's GuidedBackprop/Deconvolution hook only nn.ReLU modules, so with nn.ReLU6 they "
       "silently return the plain gradient.",
-      "grad_cam: layer " + ", ".join(f"{m}: {timing.GRAD_CAM_LAYERS[m]}" for m in bench_models)
+      "grad_cam: layer " + ", ".join(f"{m}: {bench.GRAD_CAM_LAYERS[m]}" for m in bench_models)
       + "; ReLU'd and bilinearly upsampled to the input size on both sides (jaxviz grad_cam; "
       "Captum LayerGradCam(relu_attributions=True) + LayerAttribution.interpolate bilinear).",
       f"integrated_gradients: {timing.IG_STEPS} steps, {timing.IG_METHOD}, zero baseline; "
@@ -106,15 +117,17 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   try:
-    methods = timing.parse_methods(_METHODS.value)
-    batch_sizes = timing.parse_batch_sizes(_BATCH_SIZES.value)
-    models = timing.parse_models(_MODELS.value)
+    methods = bench.parse_methods(_METHODS.value)
+    batch_sizes = bench.parse_batch_sizes(_BATCH_SIZES.value)
+    models = bench.parse_models(_MODELS.value)
     for value, name in ((_REPEATS.value, "--repeats"), (_WARMUPS.value, "--warmups"),
                         (_IG_CHUNK_IMAGES.value, "--ig_chunk_images"),
-                        (_IG_MEMORY_CHUNK.value, "--ig_memory_chunk_size")):
-      timing.check_positive_int(value, name)
+                        (_IG_MEMORY_CHUNK.value, "--ig_memory_chunk_size"),
+                        (_torch_threads(), "--torch_threads")):
+      bench.check_positive_int(value, name)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
+  from jaxviz.bench import timing  # pylint: disable=g-import-not-at-top  (imports JAX)
   logging.set_verbosity(logging.INFO)
   if _DATA_DIR.value:
     os.environ["JAXVIZ_DATA_DIR"] = _DATA_DIR.value
@@ -128,13 +141,15 @@ def main(argv):
     if has_torch:
       impls += ["torch_nchw", "torch_channels_last"]
   machine = timing.machine_info()
-  records, equivalence = [], {}
+  records, equivalence, sources = [], {}, {}
   for name in models:
     bm = timing.load_bench_model(name, small_cnn_workdir=_SMALL_CNN_WORKDIR.value)
-    logging.info("%s: weights %s, inputs %s.", name, bm.weights, bm.inputs)
+    sources[name] = f"{bm.weights} weights, {bm.inputs} as inputs"
+    logging.info("%s: %s.", name, sources[name])
     model_records, info = timing.run_model(
         bm, methods, batch_sizes, repeats=_REPEATS.value, warmups=_WARMUPS.value, impls=impls,
-        with_captum=with_captum, ig_chunk_images=_IG_CHUNK_IMAGES.value)
+        with_captum=with_captum, ig_chunk_images=_IG_CHUNK_IMAGES.value,
+        torch_threads=_torch_threads())
     records += model_records
     equivalence[name] = info["equivalence"]
     wd.write_json(out / "benchmark.json", records)  # Partial results survive a crash.
@@ -149,7 +164,9 @@ def main(argv):
   machine["load_average_at_end"] = timing.machine_info().get("load_average")
   settings = {"models": ", ".join(models), "methods": ", ".join(methods),
               "batch_sizes": ", ".join(map(str, batch_sizes)), "repeats": _REPEATS.value,
-              "warmups": _WARMUPS.value, "implementations": ", ".join(impls)}
+              "warmups": _WARMUPS.value, "implementations": ", ".join(impls),
+              "torch_threads": _torch_threads() if len(impls) > 1 else "n/a",
+              **{f"{name} model": source for name, source in sources.items()}}
   notes = _notes(impls, with_captum, torch_message, _IG_CHUNK_IMAGES.value, equivalence,
                  models)
   report = timing.markdown_report(records, machine, notes=notes, settings=settings)

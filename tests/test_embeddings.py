@@ -28,12 +28,13 @@ def test_pca_matches_scikit_learn_up_to_sign():
 
 def test_tsne_keeps_well_separated_clusters_apart():
   points, labels = _clusters()
-  emb = embeddings.tsne(points, perplexity=10.0, seed=0, max_iter=500)
+  emb = embeddings.tsne(points, perplexity=10.0, seed=0, max_iter=500,
+                        num_threads=1)
   assert emb.shape == (120, 2) and emb.dtype == np.float32
   assert embeddings.knn_agreement(emb, labels, k=5) == 1.0
   # Same seed, same embedding.
   np.testing.assert_array_equal(emb, embeddings.tsne(points, perplexity=10.0, seed=0,
-                                                      max_iter=500))
+                                                      max_iter=500, num_threads=1))
 
 
 def test_tsne_with_too_few_points_for_the_perplexity_is_a_clear_error():
@@ -42,7 +43,7 @@ def test_tsne_with_too_few_points_for_the_perplexity_is_a_clear_error():
                                        r"perplexity < n_samples"):
     embeddings.tsne(points, perplexity=30.0)
   assert embeddings.min_points_for_perplexity(9.0) == 29
-  embeddings.tsne(points[:29], perplexity=9.0, max_iter=250)  # just enough
+  embeddings.tsne(points[:29], perplexity=9.0, max_iter=250, num_threads=1)  # just enough
   with pytest.raises(ValueError, match="NaN"):
     embeddings.tsne(np.full((40, 2), np.nan), perplexity=5.0)
 

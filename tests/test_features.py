@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from jaxviz.inspect import features
+from jaxviz.inspect import top_activations
 from jaxviz.models import small_cnn
 from jaxviz.models import taps
 from jaxviz.plotting import inspect_plots
@@ -73,21 +74,25 @@ def test_extraction_bad_input_fails_before_any_work():
 _SHARDED_SCRIPT = """
 import json, sys
 import flax.serialization, jax, numpy as np
-from jaxviz.inspect import features
+from jaxviz import sharding
+from jaxviz.inspect import features, top_activations
 from jaxviz.models import small_cnn
 model = small_cnn.SmallCNN(num_classes=3, channels=(4, 6), hidden=5)
 template = model.init(jax.random.key(0), np.zeros((1, 28, 28, 1), np.float32))
 with open(sys.argv[1], "rb") as f:
   variables = flax.serialization.from_bytes(template, f.read())
 images = np.load(sys.argv[2])
-mesh = features.data_mesh()
+to_inputs = lambda b: b.astype(np.float32) / 255.0
+mesh = sharding.batch_mesh()
 batch = features.put_batch(np.zeros((16, 28, 28, 1), np.float32), mesh)
 out = features.extract_features(model, variables, images, "conv2", batch_size=12,
-                                preprocess=lambda b: b.astype(np.float32) / 255.0)
-np.save(sys.argv[3], out)
+                                preprocess=to_inputs)
+top = top_activations.top_activating_inputs(model, variables, images, "conv2", [1, 4], k=3,
+                                            batch_size=12, preprocess=to_inputs)
+np.savez(sys.argv[3], features=out, indices=top.image_indices, values=top.values)
 print(json.dumps({"devices": len(jax.local_devices()),
                   "shards": len(batch.addressable_shards),
-                  "batch_size": features.sharded_batch_size(12, mesh)}))
+                  "batch_size": sharding.round_up_batch(12, mesh)}))
 """
 
 
@@ -100,14 +105,19 @@ def test_sharded_over_8_host_devices_equals_single_device(tmp_path):
              JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
   result = subprocess.run(
       [sys.executable, "-c", _SHARDED_SCRIPT, str(tmp_path / "vars.msgpack"),
-       str(tmp_path / "images.npy"), str(tmp_path / "out.npy")],
-      env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+       str(tmp_path / "images.npy"), str(tmp_path / "out.npz")],
+      env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   info = json.loads(result.stdout.strip().splitlines()[-1])
   assert info == {"devices": 8, "shards": 8, "batch_size": 16}
+  sharded = np.load(tmp_path / "out.npz")
   single = features.extract_features(model, variables, images, "conv2", batch_size=16,
                                      preprocess=_to_inputs)
-  np.testing.assert_allclose(np.load(tmp_path / "out.npy"), single, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(sharded["features"], single, rtol=1e-5, atol=1e-6)
+  top = top_activations.top_activating_inputs(model, variables, images, "conv2", [1, 4], k=3,
+                                              batch_size=16, preprocess=_to_inputs)
+  np.testing.assert_array_equal(sharded["indices"], top.image_indices)
+  np.testing.assert_allclose(sharded["values"], top.values, rtol=1e-5)
 
 
 def test_feature_maps_select_channels_and_reject_bad_ones():

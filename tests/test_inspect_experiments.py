@@ -1,21 +1,29 @@
 """End to end: the weights, activations and embedding runs with their smoke configs.
 
-The models are trained on scikit-learn's 8x8 digits (bundled, no asset
-needed) so these tests run anywhere; the Fashion-MNIST / MobileNetV2 paths
-are the same code with bigger inputs.
+The models live on scikit-learn's 8x8 digits (bundled, no asset needed) so
+these tests run anywhere; the Fashion-MNIST / MobileNetV2 paths are the same
+code with bigger inputs. The small CNN is a checkpoint of random weights
+(written once, so no test pays for compiling its training step; training is
+tested in test_train.py); the linear model is trained on demand by the
+weights run.
 """
 
 import json
 
+import jax
 import numpy as np
 import pytest
 
 from configs import activations as activations_config
 from configs import embedding as embedding_config
+from configs import train as train_config
 from configs import weights as weights_config
+from jaxviz import checkpoint
+from jaxviz import data
 from jaxviz import experiment
 from jaxviz.runs import activations
 from jaxviz.runs import embedding
+from jaxviz.runs import train
 from jaxviz.runs import weights
 
 
@@ -29,7 +37,14 @@ def _digits(config):
 
 @pytest.fixture(scope="module")
 def cnn_workdir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp("cnn"))
+  """A finished-training workdir holding the smoke CNN with random weights."""
+  workdir = tmp_path_factory.mktemp("cnn")
+  spec = train.model_spec(_digits(train_config.get_config("smoke")),
+                          data.load_dataset("digits", "train"))
+  model = checkpoint.build_small_model(spec)
+  params = model.init(jax.random.key(0), np.zeros((1, 8, 8, 1), np.float32))["params"]
+  checkpoint.save(workdir, {"params": params, "step": 0}, spec, final=True)
+  return str(workdir)
 
 
 def _contract(workdir, pngs, npzs):
@@ -49,6 +64,8 @@ def test_weights_run(tmp_path, cnn_workdir):
   config.cnn_workdir = cnn_workdir
   _digits(config.cnn_train)
   _digits(config.linear_train)
+  config.linear_train.epochs = 4
+  config.linear_train.learning_rate = 0.05
   config.mobilenet = True
   config.mobilenet_weights = str(tmp_path / "missing.npz")
   experiment.execute(weights.run, config, tmp_path)

@@ -28,3 +28,8 @@ from jaxviz.attribution.sanity import independent_randomization
 from jaxviz.attribution.sanity import spearman_rank_correlation
 from jaxviz.attribution.segmentation import saliency_grabcut
 from jaxviz.attribution.smoothgrad import smoothgrad
+from jaxviz.attribution.bias import add_mark
+from jaxviz.attribution.bias import biased_dataset
+from jaxviz.attribution.bias import mark_region
+from jaxviz.attribution.bias import mark_saliency_fraction
+from jaxviz.attribution.bias import region_saliency_fractions

@@ -1,34 +1,89 @@
-"""Benchmarks of jaxviz against Captum/PyTorch (see ``scripts/benchmark.py``).
+"""Benchmarks of jaxviz against Captum/PyTorch (entry point: ``scripts/benchmark.py``).
 
-:mod:`jaxviz.bench.timing` holds the timing, the measured methods and the
-report; :mod:`jaxviz.bench.torch_models` (needs ``pip install -e .[bench]``)
-the PyTorch twins of the jaxviz models. Import the latter explicitly.
+This package module holds only what the request is validated against (cheap
+to import, so bad flags fail fast): the method, model and implementation
+names and their parsers. The work lives in submodules, imported explicitly:
+:mod:`jaxviz.bench.timing` (timing, the measured methods, the report) and
+:mod:`jaxviz.bench.torch_models` (the PyTorch twins of the jaxviz models;
+needs the ``bench`` extra, ``pip install -e .[bench]``).
 """
 
-from jaxviz.bench.timing import IMPLS
-from jaxviz.bench.timing import METHODS
-from jaxviz.bench.timing import MODELS
-from jaxviz.bench.timing import Timing
-from jaxviz.bench.timing import ig_peak_memory
-from jaxviz.bench.timing import load_bench_model
-from jaxviz.bench.timing import markdown_report
-from jaxviz.bench.timing import parse_batch_sizes
-from jaxviz.bench.timing import parse_methods
-from jaxviz.bench.timing import parse_models
-from jaxviz.bench.timing import run_model
-from jaxviz.bench.timing import time_call
+from __future__ import annotations
 
-__all__ = (
-    "IMPLS",
-    "METHODS",
-    "MODELS",
-    "Timing",
-    "ig_peak_memory",
-    "load_bench_model",
-    "markdown_report",
-    "parse_batch_sizes",
-    "parse_methods",
-    "parse_models",
-    "run_model",
-    "time_call",
-)
+from typing import Any, Iterable
+
+import numpy as np
+
+METHODS = ("forward", "saliency", "guided_backprop", "grad_cam", "integrated_gradients",
+           "top5_saliency")
+MODELS = ("mobilenet_v2", "small_cnn")
+IMPLS = ("jaxviz", "torch_nchw", "torch_channels_last")
+TORCH_LAYOUTS = {"torch_nchw": "nchw", "torch_channels_last": "channels_last"}
+# Grad-CAM layer of each model: its last conv layer (MobileNetV2: 7x7x1280).
+GRAD_CAM_LAYERS = {"mobilenet_v2": "Conv_1", "small_cnn": "conv2"}
+
+
+def _as_list(values: str | Iterable[Any]) -> list[str]:
+  if isinstance(values, str):
+    values = values.split(",")
+  return [str(v).strip() for v in values if str(v).strip()]
+
+
+def _dedupe(values: Iterable[Any]) -> tuple:
+  return tuple(dict.fromkeys(values))
+
+
+def parse_methods(values: str | Iterable[str]) -> tuple[str, ...]:
+  """Validated method names (comma-separated string or list), duplicates dropped.
+
+  Raises:
+    ValueError: no method, or an unknown one; the message lists the valid ones.
+  """
+  names = _as_list(values)
+  unknown = [n for n in names if n not in METHODS]
+  if unknown or not names:
+    what = f"Unknown method(s) {unknown}" if unknown else "No method given"
+    raise ValueError(f"{what}; valid methods: {', '.join(METHODS)}.")
+  return _dedupe(names)
+
+
+def parse_models(values: str | Iterable[str]) -> tuple[str, ...]:
+  """Validated model names; the error lists the valid ones."""
+  names = _as_list(values)
+  unknown = [n for n in names if n not in MODELS]
+  if unknown or not names:
+    what = f"Unknown model(s) {unknown}" if unknown else "No model given"
+    raise ValueError(f"{what}; valid models: {', '.join(MODELS)}.")
+  return _dedupe(names)
+
+
+def parse_batch_sizes(values: str | Iterable[Any]) -> tuple[int, ...]:
+  """Validated batch sizes: positive ints (``"8"`` or ``8``; not ``"1.5"``, ``0``, ``True``).
+
+  Raises:
+    ValueError: an empty list or a value that is not a positive int.
+  """
+  raw = _as_list(values) if isinstance(values, str) else list(values)
+  if not raw:
+    raise ValueError("No batch size given; pass positive ints, e.g. --batch_sizes=1,8,32.")
+  sizes = []
+  for value in raw:
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, (float, np.floating)):
+      size = None
+    elif isinstance(value, (int, np.integer)):
+      size = int(value)
+    else:
+      text = str(value).strip()
+      size = int(text) if text.lstrip("+-").isdigit() else None
+    if size is None or size <= 0:
+      raise ValueError(f"Invalid batch size {value!r}: batch sizes must be positive ints "
+                       f"(e.g. 1,8,32); got {raw}.")
+    sizes.append(size)
+  return _dedupe(sizes)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+  """Returns ``value`` as an int; ValueError naming ``name`` unless a positive int."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    raise ValueError(f"{name} must be a positive int, got {value!r}.")
+  return int(value)

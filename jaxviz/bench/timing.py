@@ -34,17 +34,23 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxviz import assets
+from jaxviz import attribution
 from jaxviz import data
-from jaxviz.attribution import cam
-from jaxviz.attribution import gradients
-from jaxviz.attribution import integrated_gradients as ig_lib
+from jaxviz.bench import GRAD_CAM_LAYERS
+from jaxviz.bench import IMPLS
+from jaxviz.bench import METHODS
+from jaxviz.bench import TORCH_LAYOUTS
+from jaxviz.bench import check_positive_int
+from jaxviz.bench import parse_batch_sizes
+from jaxviz.bench import parse_methods
+from jaxviz.bench import parse_models
 from jaxviz.models import meta as meta_lib
 from jaxviz.models import registry
 from jaxviz.models import small_cnn
@@ -52,12 +58,6 @@ from jaxviz.models import taps
 
 LOG = logging.getLogger(__name__)
 
-METHODS = ("forward", "saliency", "guided_backprop", "grad_cam", "integrated_gradients",
-           "top5_saliency")
-MODELS = ("mobilenet_v2", "small_cnn")
-IMPLS = ("jaxviz", "torch_nchw", "torch_channels_last")
-TORCH_LAYOUTS = {"torch_nchw": "nchw", "torch_channels_last": "channels_last"}
-GRAD_CAM_LAYERS = {"mobilenet_v2": "Conv_1", "small_cnn": "conv2"}
 IG_STEPS = 32
 IG_METHOD = "riemann_trapezoid"
 TOP_K = 5
@@ -66,75 +66,6 @@ IG_MEMORY_TARGET_GIB = 4.0
 INSTALL_HINT = "pip install -e .[bench]"
 EQUIVALENCE_TOL = 1e-3
 _RESULT_MARKER = "JAXVIZ_BENCH_RESULT "
-
-
-# --------------------------------------------------------------------------
-# Validating the requested work.
-
-
-def _as_list(values: str | Iterable[Any]) -> list[str]:
-  if isinstance(values, str):
-    values = values.split(",")
-  return [str(v).strip() for v in values if str(v).strip()]
-
-
-def _dedupe(values: Iterable[Any]) -> tuple:
-  return tuple(dict.fromkeys(values))
-
-
-def parse_methods(values: str | Iterable[str]) -> tuple[str, ...]:
-  """Validated method names (comma-separated string or list), duplicates dropped.
-
-  Raises:
-    ValueError: no method, or an unknown one; the message lists the valid ones.
-  """
-  names = _as_list(values)
-  unknown = [n for n in names if n not in METHODS]
-  if unknown or not names:
-    what = f"Unknown method(s) {unknown}" if unknown else "No method given"
-    raise ValueError(f"{what}; valid methods: {', '.join(METHODS)}.")
-  return _dedupe(names)
-
-
-def parse_models(values: str | Iterable[str]) -> tuple[str, ...]:
-  """Validated model names; the error lists the valid ones."""
-  names = _as_list(values)
-  unknown = [n for n in names if n not in MODELS]
-  if unknown or not names:
-    what = f"Unknown model(s) {unknown}" if unknown else "No model given"
-    raise ValueError(f"{what}; valid models: {', '.join(MODELS)}.")
-  return _dedupe(names)
-
-
-def parse_batch_sizes(values: str | Iterable[Any]) -> tuple[int, ...]:
-  """Validated batch sizes: positive ints (``"8"`` or ``8``; not ``"1.5"``, ``0``, ``True``).
-
-  Raises:
-    ValueError: an empty list or a value that is not a positive int.
-  """
-  raw = _as_list(values) if isinstance(values, str) else list(values)
-  if not raw:
-    raise ValueError("No batch size given; pass positive ints, e.g. --batch_sizes=1,8,32.")
-  sizes = []
-  for value in raw:
-    if isinstance(value, (bool, np.bool_)) or isinstance(value, (float, np.floating)):
-      size = None
-    elif isinstance(value, (int, np.integer)):
-      size = int(value)
-    else:
-      text = str(value).strip()
-      size = int(text) if text.lstrip("+-").isdigit() else None
-    if size is None or size <= 0:
-      raise ValueError(f"Invalid batch size {value!r}: batch sizes must be positive ints "
-                       f"(e.g. 1,8,32); got {raw}.")
-    sizes.append(size)
-  return _dedupe(sizes)
-
-
-def check_positive_int(value: Any, name: str) -> int:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-    raise ValueError(f"{name} must be a positive int, got {value!r}.")
-  return int(value)
 
 
 # --------------------------------------------------------------------------
@@ -371,13 +302,13 @@ def jaxviz_methods(bm: BenchModel, x: np.ndarray, targets: np.ndarray, top5: np.
   chunk = ig_chunk_size(x.shape[0], ig_chunk_images)
   return {
       "forward": lambda: _forward(bm.model, bm.params, xj),
-      "saliency": lambda: gradients.input_gradients(bm.f, xj, tj),
-      "guided_backprop": lambda: gradients.input_gradients(bm.f, xj, tj,
+      "saliency": lambda: attribution.input_gradients(bm.f, xj, tj),
+      "guided_backprop": lambda: attribution.input_gradients(bm.f, xj, tj,
                                                            rule="guided_backprop"),
-      "grad_cam": lambda: cam.grad_cam(bm.layer_fn, xj, tj),
-      "integrated_gradients": lambda: ig_lib.integrated_gradients(
+      "grad_cam": lambda: attribution.grad_cam(bm.layer_fn, xj, tj),
+      "integrated_gradients": lambda: attribution.integrated_gradients(
           bm.f, xj, tj, steps=IG_STEPS, chunk_size=chunk, method=IG_METHOD),
-      "top5_saliency": lambda: gradients.input_gradients(bm.f, xj, t5),
+      "top5_saliency": lambda: attribution.input_gradients(bm.f, xj, t5),
   }
 
 
@@ -497,7 +428,8 @@ def equivalence(bm: BenchModel, twins: Mapping[str, Any], tol: float = EQUIVALEN
 
 def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int], *,
               repeats: int = 5, warmups: int = 2, impls: Sequence[str] = IMPLS,
-              with_captum: bool = True, ig_chunk_images: int = 64) -> tuple[list[dict], dict]:
+              with_captum: bool = True, ig_chunk_images: int = 64,
+              torch_threads: int | None = None) -> tuple[list[dict], dict]:
   """Times every method x batch x implementation of one model.
 
   The three implementations run back to back for each (method, batch), on
@@ -515,6 +447,9 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
     with_captum: time the attribution methods on the torch side too (needs
       Captum); without it torch runs ``forward`` only.
     ig_chunk_images: images per Integrated Gradients chunk (both sides).
+    torch_threads: ``torch.set_num_threads`` value; ``None``: ``os.cpu_count()``.
+      (On an oversubscribed machine PyTorch's OpenMP threads wait on each
+      other at every op, and fewer threads can be many times faster.)
 
   Returns:
     ``(records, info)``: one record per measurement (see the module
@@ -531,6 +466,8 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
   check_positive_int(repeats, "repeats")
   check_positive_int(warmups, "warmups")
   check_positive_int(ig_chunk_images, "ig_chunk_images")
+  if torch_threads is not None:
+    check_positive_int(torch_threads, "torch_threads")
   bad = [i for i in impls if i not in IMPLS]
   if bad:
     raise ValueError(f"Unknown impl(s) {bad}; valid: {IMPLS}.")
@@ -538,7 +475,7 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
   if any(i in TORCH_LAYOUTS for i in impls):
     import torch  # pylint: disable=g-import-not-at-top
     from jaxviz.bench import torch_models  # pylint: disable=g-import-not-at-top
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(torch_threads or os.cpu_count() or 1)
     twins = {i: torch_models.from_flax(bm.model, bm.params, TORCH_LAYOUTS[i])
              for i in impls if i in TORCH_LAYOUTS}
   info = {"equivalence": equivalence(bm, twins)}
@@ -607,7 +544,7 @@ def ig_memory_child(model: str, batch: int, steps: int, chunk_size: int,
   targets, _ = top_targets(bm, np.asarray(x), k=1)
   before = peak_rss_gib()
   start = time.perf_counter()
-  jax.block_until_ready(ig_lib.integrated_gradients(
+  jax.block_until_ready(attribution.integrated_gradients(
       bm.f, x, jnp.asarray(targets), steps=steps, chunk_size=chunk_size, method=IG_METHOD))
   seconds = time.perf_counter() - start
   return {"peak_memory_gib": peak_rss_gib(), "peak_before_ig_gib": before, "seconds": seconds}

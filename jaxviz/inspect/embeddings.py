@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn import manifold
+import threadpoolctl
 
 
 def _check_points(points, name: str = "points") -> None:
@@ -64,14 +65,19 @@ def min_points_for_perplexity(perplexity: float) -> int:
   return int(np.floor(3 * perplexity)) + 2
 
 
-def tsne(features, *, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1000) -> np.ndarray:
+def tsne(features, *, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1000,
+         num_threads: int | None = None) -> np.ndarray:
   """2-D t-SNE embedding (scikit-learn, PCA initialisation).
 
   Args:
     features: [N, D] (converted to float64 numpy).
     perplexity: effective number of neighbours (> 0).
     seed: random state of the optimisation (same seed, same embedding).
-    max_iter: optimisation steps (scikit-learn's minimum is 250).
+    max_iter: optimisation steps (scikit-learn's minimum is 250; its first 250
+      are the early-exaggeration phase).
+    num_threads: OpenMP threads of scikit-learn's Barnes-Hut gradient; None
+      keeps its default (all cores). 1 is much faster for a few hundred
+      points or on a busy machine, where spinning threads compete.
 
   Returns:
     float32 [N, 2].
@@ -95,7 +101,8 @@ def tsne(features, *, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1
         f"perplexity <= {max((len(x) - 2) / 3, 0):.1f} or more points.")
   model = manifold.TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
                         max_iter=max_iter)
-  return model.fit_transform(x).astype(np.float32)
+  with threadpoolctl.threadpool_limits(limits=num_threads):
+    return model.fit_transform(x).astype(np.float32)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "block"))

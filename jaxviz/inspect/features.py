@@ -1,19 +1,18 @@
 """Activations of a named layer: for one image (feature maps) or a whole dataset.
 
 :func:`extract_features` runs the model over a dataset in fixed-size batches
-through one module-level jitted function. The last batch is padded to the
-batch size, so every batch has the same shape and nothing recompiles. With
-several local devices the batch axis is sharded over a
+through one module-level jitted function, with :func:`jaxviz.sharding.map_batches`:
+the last batch is padded to the batch size, so every batch has the same shape
+and nothing recompiles, and each batch is sharded over a
 ``Mesh(local_devices, ("batch",))`` with ``NamedSharding(mesh, P("batch"))``
-and the variables are replicated; XLA runs each device's slice of the batch
-in parallel. The result is identical to running the forward pass batch by
-batch on one device.
+(the variables are replicated), so XLA runs each device's slice of the batch
+in parallel. The result equals the forward pass run batch by batch on one
+device.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Callable, Iterator, Sequence
 
 import flax.linen as nn
@@ -24,54 +23,25 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import numpy as np
 
+from jaxviz import sharding
 from jaxviz.models import taps
-
-LOG = logging.getLogger(__name__)
-BATCH_AXIS = "batch"
 
 Preprocess = Callable[[np.ndarray], np.ndarray]
 
 
-def data_mesh() -> Mesh | None:
-  """A 1-D mesh over all local devices (axis ``"batch"``), or None for one device."""
-  devices = jax.local_devices()
-  if len(devices) < 2:
-    return None
-  return Mesh(np.asarray(devices), (BATCH_AXIS,))
+def put_batch(x: np.ndarray, mesh: Mesh) -> jax.Array:
+  """Places a batch on the mesh, split along its first axis."""
+  return jax.device_put(x, NamedSharding(mesh, P(sharding.BATCH_AXIS)))
 
 
-def sharded_batch_size(batch_size: int, mesh: Mesh | None) -> int:
-  """``batch_size`` rounded up to a multiple of the mesh's device count."""
-  if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-      or batch_size <= 0):
-    raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-  if mesh is None:
-    return int(batch_size)
-  n = mesh.devices.size
-  rounded = -(-int(batch_size) // n) * n
-  if rounded != batch_size:
-    LOG.info("batch_size %d rounded up to %d, a multiple of the %d devices.", batch_size,
-             rounded, n)
-  return rounded
-
-
-def put_batch(x: np.ndarray, mesh: Mesh | None) -> jax.Array:
-  """Places a batch on the devices, split along its first axis when sharded."""
-  if mesh is None:
-    return jnp.asarray(x)
-  return jax.device_put(x, NamedSharding(mesh, P(BATCH_AXIS)))
-
-
-def put_replicated(tree, mesh: Mesh | None):
+def put_replicated(tree, mesh: Mesh):
   """Places a pytree (e.g. the variables) on every device of the mesh."""
-  if mesh is None:
-    return tree
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
 def check_dataset_images(images, preprocess: Preprocess | None) -> np.ndarray:
   """Validates a dataset array [N, H, W, C] (uint8 needs a ``preprocess``)."""
-  if not isinstance(images, np.ndarray) and not isinstance(images, jax.Array):
+  if not isinstance(images, (np.ndarray, jax.Array)):
     raise ValueError(f"images must be an array [N, H, W, C], got {type(images).__name__}.")
   images = np.asarray(images)
   if images.ndim != 4 or len(images) == 0:
@@ -85,21 +55,36 @@ def check_dataset_images(images, preprocess: Preprocess | None) -> np.ndarray:
   return images
 
 
+class _Preprocessed:
+  """A dataset view whose slices are preprocessed on access, batch by batch."""
+
+  def __init__(self, images: np.ndarray, preprocess: Preprocess | None):
+    self.images, self.preprocess = images, preprocess
+
+  def __len__(self) -> int:
+    return len(self.images)
+
+  def __getitem__(self, index: slice) -> np.ndarray:
+    chunk = self.images[index]
+    return np.asarray(chunk if self.preprocess is None else self.preprocess(chunk), np.float32)
+
+
 def padded_batches(images: np.ndarray, batch_size: int,
                    preprocess: Preprocess | None) -> Iterator[tuple[np.ndarray, int]]:
   """Yields ``(x float32 [batch_size, ...], n_valid)`` covering ``images`` in order.
 
-  The last batch is padded with copies of its first example (valid inputs,
-  so no NaN/Inf can appear) up to ``batch_size``; only the first ``n_valid``
-  rows are real.
+  ``preprocess`` is applied per batch (the dataset is never converted to
+  float at once). The last batch is padded with copies of its last example
+  (valid inputs, so no NaN/Inf can appear) up to ``batch_size``; only its
+  first ``n_valid`` rows are real.
   """
-  for start in range(0, len(images), batch_size):
-    chunk = images[start:start + batch_size]
-    n = len(chunk)
+  view = _Preprocessed(images, preprocess)
+  for start in range(0, len(view), batch_size):
+    x = view[start:start + batch_size]
+    n = len(x)
     if n < batch_size:
-      chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch_size - n, axis=0)])
-    x = preprocess(chunk) if preprocess is not None else chunk
-    yield np.asarray(x, np.float32), n
+      x = np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
+    yield x, n
 
 
 @functools.partial(jax.jit, static_argnames=("model", "layer"))
@@ -118,9 +103,10 @@ def extract_features(model: nn.Module, variables, images, layer: str, *, batch_s
       float model inputs.
     layer: layer name, e.g. ``"fc1"`` or ``"expanded_conv_6"``.
     batch_size: images per forward pass; rounded up to a multiple of the
-      local device count when there are several devices.
+      local device count.
     preprocess: numpy map from a batch of ``images`` to float32 model inputs,
-      e.g. ``meta.preprocess``; None uses float ``images`` as they are.
+      e.g. ``meta.preprocess`` (applied batch by batch); None uses float
+      ``images`` as they are.
 
   Returns:
     float32 [N, ...]: the layer's output per image (e.g. [N, 128] for
@@ -131,19 +117,14 @@ def extract_features(model: nn.Module, variables, images, layer: str, *, batch_s
       the valid ones), before any forward pass.
   """
   images = check_dataset_images(images, preprocess)
-  mesh = data_mesh()
-  batch_size = sharded_batch_size(batch_size, mesh)
-  example = jax.ShapeDtypeStruct((batch_size,) + images.shape[1:], jnp.float32)
-  taps.check_layer_names(model, variables, example.shape, [layer])
-  out_shape = jax.eval_shape(functools.partial(_layer_output, model, layer=layer),
-                             variables, example)
-  out = np.empty((len(images),) + out_shape.shape[1:], np.float32)
+  mesh = sharding.batch_mesh()
+  sharding.round_up_batch(batch_size, mesh)  # validates batch_size
+  taps.check_layer_names(model, variables, (1,) + images.shape[1:], [layer])
   placed = put_replicated(variables, mesh)
-  start = 0
-  for x, n in padded_batches(images, batch_size, preprocess):
-    out[start:start + n] = np.asarray(_layer_output(model, placed, put_batch(x, mesh), layer))[:n]
-    start += n
-  return out
+  fn = lambda x: _layer_output(model, placed, x, layer)
+  out = sharding.map_batches(fn, [_Preprocessed(images, preprocess)], batch_size=batch_size,
+                             mesh=mesh)
+  return np.asarray(out, np.float32)
 
 
 def feature_maps(model: nn.Module, variables, x: jax.typing.ArrayLike, layer: str,

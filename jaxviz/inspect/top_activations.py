@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxviz import sharding
 from jaxviz.inspect import features
 from jaxviz.models import taps
 
@@ -267,8 +268,8 @@ def top_activating_inputs(model: nn.Module, variables, images, layer: str,
   images = features.check_dataset_images(images, preprocess)
   if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(images):
     raise ValueError(f"k must be an int in [1, {len(images)}] (the number of images), got {k!r}.")
-  mesh = features.data_mesh()
-  batch_size = features.sharded_batch_size(batch_size, mesh)
+  mesh = sharding.batch_mesh()
+  batch_size = sharding.round_up_batch(batch_size, mesh)
   shape = _spatial_output_shape(model, variables, (batch_size,) + images.shape[1:], layer)
   channels = np.asarray(channels, np.int32).reshape(-1)
   bad = channels[(channels < 0) | (channels >= shape[3])]

@@ -40,7 +40,8 @@ def conv2d_native(x, kernel, stride=1, padding="SAME", groups=1):
 def conv2d(x, kernel, stride=1, padding="SAME", impl="auto"):
   """Dense 2-D convolution. x: [B, H, W, I], kernel: [kh, kw, I, O]."""
   impl = resolve_impl(impl)
-  if impl == "fast" and kernel.shape[:2] == (1, 1) and stride == 1:
+  if (impl == "fast" and kernel.shape[:2] == (1, 1) and stride == 1
+      and padding in ("SAME", "VALID")):
     from jaxviz.models import fast_conv  # pylint: disable=g-import-not-at-top
     return fast_conv.pointwise_conv2d(x, kernel)
   return conv2d_native(x, kernel, stride, padding)

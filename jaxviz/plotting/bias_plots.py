@@ -62,7 +62,8 @@ def saliency_overlay_figure(images: Sequence[np.ndarray], maps: Sequence[np.ndar
     if len(imgs) != n or (m is not None and np.shape(m) != np.shape(imgs)[:3]):
       raise ValueError(f"Row {i}: expected {n} images [N, H, W, C] and maps [N, H, W], got "
                        f"{np.shape(imgs)} and {None if m is None else np.shape(m)}.")
-  fig, axes = common.new_figure(r, n, cell=(1.5, 1.6))
+  fig, axes = common.new_figure(r, n, cell=(1.5, 1.9))
+  fig.subplots_adjust(hspace=0.5, wspace=0.08)
   for i in range(r):
     mappable = None
     for j in range(n):

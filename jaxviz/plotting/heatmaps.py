@@ -151,7 +151,9 @@ def method_grid_figure(images: np.ndarray, maps: Mapping[str, np.ndarray],
   fig, axes = common.new_figure(n, cols, cell=(cell, cell + 0.15), layout="constrained")
   for i in range(n):
     image = _check_image(images[i], f"images[{i}]")
-    common.show_image(axes[i, 0], image, title="input" if i == 0 else None)
+    common.show_image(axes[i, 0], image)
+    if i == 0:
+      axes[i, 0].set_title("input", fontsize=9)
     axes[i, 0].set_ylabel(row_labels[i], fontsize=8)
     for j, (name, m) in enumerate(maps.items(), start=1):
       axes[i, j].imshow(overlay(image, np.asarray(m[i]), cmap=cmap, alpha=alpha, dim=dim),
@@ -168,7 +170,7 @@ def method_grid_figure(images: np.ndarray, maps: Mapping[str, np.ndarray],
 
 def neuron_grid_figure(image: np.ndarray, panels: np.ndarray, layers: Sequence[str],
                        channels: np.ndarray, *, values: np.ndarray | None = None,
-                       title: str = "", caption: str = "", cell: float = 1.75):
+                       title: str = "", caption: str = "", cell: float = 2.2):
   """Rows = layers, columns = the input then one channel's visualisation each.
 
   Args:
@@ -211,6 +213,8 @@ def neuron_grid_figure(image: np.ndarray, panels: np.ndarray, layers: Sequence[s
       axes[row, 0].axis("off")
     for col in range(k):
       label = f"{layer} / channel {int(channels[row, col])}"
+      if len(label) > 14 * cell:  # About 5 pt per character at 8 pt: wider than the panel.
+        label = label.replace(" / ", " /\n", 1)
       if values is not None:
         label += f"\nmean act. {float(values[row, col]):.3g}"
       common.show_image(axes[row, col + 1], panels[row, col], title=label, **nearest)

@@ -106,6 +106,10 @@ def class_templates_figure(templates: np.ndarray, class_names: Sequence[str], ti
                            max_cols: int = 5):
   """Class templates (signed weights) on one diverging scale centred at 0.
 
+  The scale is +-(99th percentile of |weight|) over all templates, so a few
+  large weights on rarely-lit border pixels do not wash out the class shapes;
+  larger values saturate (the colour bar's pointed ends).
+
   Args:
     templates: [K, H, W, 1] raw weights (``jaxviz.inspect.class_templates``).
       RGB templates [K, H, W, 3] are shown min-max normalised per template.
@@ -120,7 +124,7 @@ def class_templates_figure(templates: np.ndarray, class_names: Sequence[str], ti
   k = len(templates)
   rows, cols = grid_shape(k, max_cols)
   fig, axes = common.new_figure(rows, cols, cell=(1.9, 2.0))
-  limit = float(np.max(np.abs(templates))) or 1.0
+  limit = float(np.percentile(np.abs(templates), 99)) or 1.0
   image = None
   for c in range(k):
     t = templates[c]
@@ -137,7 +141,7 @@ def class_templates_figure(templates: np.ndarray, class_names: Sequence[str], ti
     fig.suptitle(title, fontsize=10)
   fig.tight_layout()
   if image is not None:
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="weight")
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="weight", extend="both")
   return fig
 
 
@@ -299,7 +303,7 @@ def embedding_figure(embeddings: Mapping[str, np.ndarray], labels: np.ndarray,
 
 
 def mosaic_canvas(points: np.ndarray, thumbnails: np.ndarray, labels: np.ndarray | None = None,
-                  num_classes: int = 10, grid: int = 40, border: int = 1) -> np.ndarray:
+                  num_classes: int = 10, grid: int = 40, border: int = 2) -> np.ndarray:
   """Thumbnails placed at their embedded positions, one per cell of a grid.
 
   The 2-D points are scaled into a ``grid x grid`` array of cells (the 0.5th

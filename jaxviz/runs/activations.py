@@ -110,7 +110,7 @@ def run(config, workdir: pathlib.Path) -> dict:
         batch_size=config.batch_size, preprocess=meta.preprocess, key=jax.random.key(config.seed))
     f = found.field
     fields[layer] = {"size": list(f.size), "stride": list(f.stride), "offset": list(f.offset)}
-    top_values[layer] = {int(c): v.tolist() for c, v in zip(found.channels, found.values)}
+    top_values[layer] = {str(c): v.tolist() for c, v in zip(found.channels, found.values)}
     fig = inspect_plots.top_activations_figure(
         test.images[found.image_indices] / 255.0, found.boxes, found.patches / 255.0,
         found.channels, found.values,

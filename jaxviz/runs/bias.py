@@ -13,6 +13,13 @@ the *clean* one on the original images. On the test split the run measures
   inside the mark region, on the marked and on the clean target-class test
   images, for both models; chance level = the mark's area fraction.
 
+Metrics (``M`` = ``clean`` | ``biased``, the model; ``S`` = ``clean`` |
+``marked``, the test images): ``biased_class_accuracy_{S}_test_{M}_model``,
+``other_classes_predicted_as_biased_class_{S}_test_{M}_model``,
+``test_accuracy_clean_{M}_model``, ``mark_saliency_fraction_{M}`` (on marked
+target-class images: the headline numbers),
+``mark_saliency_fraction_unmarked_images_{M}`` and ``mark_area_fraction``.
+
 Writes ``saliency_examples.png``, ``summary.png``, ``bias_saliency.npz`` and
 ``predictions.npz``; the models live in ``<workdir>/biased`` and
 ``<workdir>/clean`` and are reused by later runs with the same config.
@@ -40,8 +47,18 @@ LOG = logging.getLogger(__name__)
 MODELS = ("clean", "biased")
 
 
-def _expected_spec(config, train_ds, biased: bool) -> dict:
-  """The model spec plus everything that determines the trained weights."""
+def expected_spec(config, train_ds, biased: bool) -> dict:
+  """The JSON spec saved with a model: how to rebuild it and what it was trained on.
+
+  Args:
+    config: the bias config.
+    train_ds: the training ``Dataset`` (shapes and class names).
+    biased: whether the model is trained on the marked images.
+
+  Returns:
+    :func:`jaxviz.runs.train.model_spec` plus the training hyperparameters
+    and the mark settings (None for the clean model), as a JSON-normal dict.
+  """
   tc = config.train
   spec = train.model_spec(tc, train_ds)
   spec["training"] = {"batch_size": tc.batch_size, "epochs": tc.epochs,
@@ -53,25 +70,36 @@ def _expected_spec(config, train_ds, biased: bool) -> dict:
   return json.loads(json.dumps(spec))  # tuples -> lists, as stored on disk
 
 
-def train_or_load(config, train_ds, images: np.ndarray, labels: np.ndarray, path: pathlib.Path,
-                  biased: bool):
-  """Trains the small CNN into ``path`` or reuses the model (or partial run) there.
-
-  Raises:
-    ValueError: ``path`` holds a model trained with a different config.
-  """
-  spec = _expected_spec(config, train_ds, biased)
+def check_reusable(spec: dict, path: pathlib.Path) -> None:
+  """Raises ValueError when ``path`` holds a model (or partial run) of another config."""
   spec_file = path / checkpoint.CHECKPOINT_DIR / checkpoint.MODEL_FILE
   if spec_file.exists() and json.loads(spec_file.read_text()) != spec:
     raise ValueError(f"{spec_file} was trained with a different config than this run's "
                      f"{spec}; delete {path} or use another workdir.")
+
+
+def train_or_load(config, spec: dict, images: np.ndarray, labels: np.ndarray,
+                  path: pathlib.Path):
+  """The model trained into ``path``: reused when finished, else trained (or resumed).
+
+  Args:
+    config: the bias config (``config.train`` holds the hyperparameters).
+    spec: the model spec from :func:`expected_spec`, checked with
+      :func:`check_reusable` beforehand.
+    images: uint8 [N, H, W, C] training images.
+    labels: int32 [N].
+    path: the model's training workdir.
+
+  Returns:
+    ``(model, params)``.
+  """
   if checkpoint.has_trained_model(path):
     LOG.info("Reusing the model trained in %s", path)
     model, params, _ = checkpoint.load_trained(path)
     return model, params
   tc = config.train
   model = checkpoint.build_small_model(spec)
-  LOG.info("Training the %s model into %s", "biased" if biased else "clean", path)
+  LOG.info("Training a model into %s", path)
   params, _ = training.train(model, spec, train.to_inputs(images), labels, workdir=path,
                              batch_size=tc.batch_size, epochs=tc.epochs,
                              learning_rate=tc.learning_rate, seed=tc.seed,
@@ -99,6 +127,9 @@ def run(config, workdir: pathlib.Path) -> dict:
   test_x, test_y = train.limit(test_ds, tc.max_test_examples)
   target = config.target_class
   class_name = train_ds.class_names[target]
+  is_target = test_y == target
+  if not is_target.any():
+    raise ValueError(f"The test split has no image of target_class={target}.")
   biased_x, marked = bias.biased_dataset(
       train_x, train_y, target_class=target, key=jax.random.key(config.seed),
       fraction=config.fraction, size=config.mark_size, corner=config.mark_corner,
@@ -106,17 +137,18 @@ def run(config, workdir: pathlib.Path) -> dict:
   LOG.info("Marked %d of %d %r training images", int(marked.sum()),
            int(np.sum(train_y == target)), class_name)
   train_sets = {"clean": train_x, "biased": np.asarray(biased_x)}
+  specs = {name: expected_spec(config, train_ds, biased=name == "biased") for name in MODELS}
+  for name in MODELS:
+    check_reusable(specs[name], workdir / name)
+  models = {name: train_or_load(config, specs[name], train_sets[name], train_y, workdir / name)
+            for name in MODELS}
 
-  is_target = test_y == target
-  if not is_target.any():
-    raise ValueError(f"The test split has no image of target_class={target}.")
   test_marked = _mark(test_x, config)
   inputs = {"clean": train.to_inputs(test_x), "marked": train.to_inputs(test_marked)}
   targets = np.full(int(is_target.sum()), target, np.int32)
   metrics, preds, maps = {}, {}, {}
   for name in MODELS:
-    model, params = train_or_load(config, train_ds, train_sets[name], train_y,
-                                  workdir / name, biased=name == "biased")
+    model, params = models[name]
     f = functools.partial(model.apply, {"params": params})
     for images in ("clean", "marked"):
       pred = training.predict_labels(model, params, inputs[images])
@@ -164,9 +196,9 @@ def _figures(config, workdir, metrics, maps, preds, inputs, is_target, region, c
     m = maps[f"{model}_model_{images}_test"][:n]
     shares = np.asarray(bias.region_saliency_fractions(m, region))
     pred = preds[f"{model}_model_{images}_test"][is_target][:n]
-    return [f"pred {class_names[p][:10]}\n{s:.0%} in mark" for p, s in zip(pred, shares)]
+    return [f"pred {class_names[p][:12]}\n{s:.0%} in mark" for p, s in zip(pred, shares)]
 
-  rows = [("marked test image", marked, None, [f"true {name[:10]}"] * n)]
+  rows = [("marked test image", marked, None, [f"true {name[:12]}"] * n)]
   for model, images, label in (("clean", "marked", "clean model,\nmarked image"),
                                ("biased", "marked", "biased model,\nmarked image"),
                                ("biased", "clean", "biased model,\nunmarked image")):
@@ -175,12 +207,13 @@ def _figures(config, workdir, metrics, maps, preds, inputs, is_target, region, c
   fig = bias_plots.saliency_overlay_figure(
       [r[1] for r in rows], [r[2] for r in rows], [r[0] for r in rows],
       captions=[r[3] for r in rows], region=region,
-      title=f"Saliency of the {name!r} logit (Simonyan |grad|) on {name!r} test images; "
-            f"dashed box = the mark ({config.fraction:.0%} of {name!r} training images of the "
-            "biased model carry it)")
+      title=f"Saliency of the {name!r} logit (Simonyan |grad|) on {name!r} test images\n"
+            f"dashed box = the mark, carried by {config.fraction:.0%} of the {name!r} training "
+            "images of the biased model")
   wd.write_figure(workdir / "saliency_examples.png", fig)
 
   chance_acc = 1.0 / len(class_names)
+  shortcut = "other_classes_predicted_as_biased_class_marked_test_{}_model"
   panels = [
       bias_plots.BarPanel(
           f"Saliency mass inside the mark\n(marked {name!r} test images)", "fraction of |grad|",
@@ -194,9 +227,8 @@ def _figures(config, workdir, metrics, maps, preds, inputs, is_target, region, c
           chance_acc, "chance = 1 / classes"),
       bias_plots.BarPanel(
           f"Other-class test images with the mark\npredicted as {name!r}", "fraction",
-          {"clean model": metrics["other_classes_predicted_as_biased_class_marked_test_clean_model"],
-           "biased model":
-               metrics["other_classes_predicted_as_biased_class_marked_test_biased_model"]},
+          {"clean model": metrics[shortcut.format("clean")],
+           "biased model": metrics[shortcut.format("biased")]},
           chance_acc, "chance = 1 / classes"),
   ]
   wd.write_figure(workdir / "summary.png", bias_plots.summary_bars(

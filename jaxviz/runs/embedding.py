@@ -54,7 +54,8 @@ def run(config, workdir: pathlib.Path) -> dict:
     x = np.asarray(x)
     reduced = {"pca": np.asarray(embeddings.pca(x)),
                "tsne": embeddings.tsne(x, perplexity=config.perplexity, seed=config.seed,
-                                       max_iter=config.tsne_max_iter)}
+                                       max_iter=config.tsne_max_iter,
+                                       num_threads=config.tsne_threads or None)}
     knn[name] = {"raw": embeddings.knn_agreement(x, labels, k=config.knn_k),
                  "tsne": embeddings.knn_agreement(reduced["tsne"], labels, k=config.knn_k)}
     knn_pca[name] = embeddings.knn_agreement(reduced["pca"], labels, k=config.knn_k)

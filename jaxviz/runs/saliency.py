@@ -11,6 +11,12 @@ test images, with each image's top-1 class as the target:
 * integrated gradients (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365);
 * occlusion (Zeiler & Fergus 2014, section 4.2).
 
+Deconvnet's rule at a rectifier ignores the forward pass, so in a network
+without max pooling (MobileNetV2) its backward pass never reads the input
+and the map depends on the target class only (a stride-induced grid; see Nie
+et al. 2018, https://arxiv.org/abs/1805.07039). The small CNN's max pooling
+makes it input-dependent through the pooling switches.
+
 Input-space attributions [N, H, W, C] are reduced over the channels
 (``config.reduction``, Simonyan et al.'s ``max_c |a_c|`` by default), so every
 method yields [N, H, W] maps at the input resolution. The npz files hold
@@ -38,10 +44,10 @@ from jaxviz import validation
 from jaxviz import workdir as wd
 from jaxviz.attribution import cam
 from jaxviz.attribution import gradients
-from jaxviz.attribution import integrated_gradients
-from jaxviz.attribution import occlusion
 from jaxviz.attribution import reductions
-from jaxviz.attribution import smoothgrad
+from jaxviz.attribution.integrated_gradients import integrated_gradients
+from jaxviz.attribution.occlusion import occlusion
+from jaxviz.attribution.smoothgrad import smoothgrad
 from jaxviz.models import taps
 from jaxviz.plotting import heatmaps
 from jaxviz.runs import weights as weights_run
@@ -76,6 +82,7 @@ class ModelInputs:
     f: the model function ``x -> logits`` (one object, reused for caching).
     x: float32 inputs [N, H, W, C] in the model's input space.
     targets: int32 [N] top-1 logit index per image.
+    names: N image names (file names, or test-set indices).
     labels: N row labels (image name and class).
     class_names: N target class names.
   """
@@ -87,6 +94,7 @@ class ModelInputs:
   f: Callable[[jax.Array], jax.Array]
   x: np.ndarray
   targets: np.ndarray
+  names: list[str]
   labels: list[str]
   class_names: list[str]
 
@@ -97,8 +105,9 @@ def _logits(model, params, x):
 
 
 def _class_name(meta, logit_index: int) -> str:
+  """The class name of a logit (its first synonym: "hotdog, hot dog" -> "hotdog")."""
   c = int(meta.class_index([logit_index])[0])
-  return meta.class_names[c] if c >= 0 else "background"
+  return meta.class_names[c].split(",")[0] if c >= 0 else "background"
 
 
 def _with_targets(name, model, params, meta, x, names: list[str],
@@ -111,11 +120,15 @@ def _with_targets(name, model, params, meta, x, names: list[str],
   else:
     labels = [f"{n} ({t})\npred: {c}" for n, t, c in zip(names, true_labels, classes)]
   f = functools.partial(model.apply, {"params": params})
-  return ModelInputs(name, model, params, meta, f, x, targets, labels, classes)
+  return ModelInputs(name, model, params, meta, f, x, targets, names, labels, classes)
 
 
 def load_mobilenet(model_config) -> ModelInputs:
-  """MobileNetV2 and the sample photos (``model_config.images``: folder, ``max_images``).
+  """MobileNetV2 and its sample photos.
+
+  ``model_config.images`` is the folder (default: the ``sample_images_imagenet``
+  asset), ``files`` the file names to use (all if empty), ``max_images`` a
+  limit (0 = none).
 
   Raises:
     assets.AssetNotFoundError: the weights or the photo folder are absent.
@@ -171,20 +184,21 @@ def attribution_maps(inputs: ModelInputs, methods, model_config, *, reduction: s
     inputs: the model and images.
     methods: names from :data:`METHODS`.
     model_config: the model's settings (Grad-CAM layer, SmoothGrad samples
-      and noise, IG steps and baseline pixel value, occlusion patch/stride,
-      chunk sizes).
+      and noise, IG steps and baseline pixel value, occlusion patch, stride
+      and fill pixel value, chunk sizes).
     reduction: channel reduction for [N, H, W, C] attributions.
     key: PRNG key for SmoothGrad's noise.
   """
   f, x, t = inputs.f, inputs.x, inputs.targets
   layer_fn = taps.flax_layer_fn(inputs.model, {"params": inputs.params},
                                 model_config.gradcam_layer, input_shape=x.shape)
-  baseline = inputs.meta.preprocess(
-      np.full(inputs.meta.input_shape, model_config.ig_baseline_pixel, np.float32))
+  channels = inputs.meta.input_shape[-1]
+  baseline = inputs.meta.preprocess(np.full(channels, model_config.ig_baseline_pixel))  # [C]
+  fill = inputs.meta.preprocess(np.full(channels, model_config.occlusion_fill_pixel))  # [C]
   reduce = functools.partial(reductions.reduce_channels, method=reduction)
   compute = {
       "gradient": lambda: reductions.saliency_map(f, x, t, reduction=reduction),
-      "smoothgrad": lambda: reduce(smoothgrad.smoothgrad(
+      "smoothgrad": lambda: reduce(smoothgrad(
           gradients.input_gradients, f, x, t, key=key,
           num_samples=model_config.smoothgrad_samples,
           noise_level=model_config.smoothgrad_noise, chunk_size=model_config.smoothgrad_chunk)),
@@ -194,12 +208,12 @@ def attribution_maps(inputs: ModelInputs, methods, model_config, *, reduction: s
                                                          rule="guided_backprop"),
       "grad_cam": lambda: cam.grad_cam(layer_fn, x, t),
       "guided_grad_cam": lambda: reduce(cam.guided_grad_cam(f, layer_fn, x, t)),
-      "integrated_gradients": lambda: reduce(integrated_gradients.integrated_gradients(
+      "integrated_gradients": lambda: reduce(integrated_gradients(
           f, x, t, baseline=baseline, steps=model_config.ig_steps,
           chunk_size=model_config.ig_chunk)),
-      "occlusion": lambda: occlusion.occlusion(
+      "occlusion": lambda: occlusion(
           f, x, t, patch=model_config.occlusion_patch, stride=model_config.occlusion_stride,
-          batch_size=model_config.occlusion_batch),
+          fill=fill, batch_size=model_config.occlusion_batch),
   }
   maps, seconds = {}, {}
   for method in methods:
@@ -275,7 +289,8 @@ def run(config, workdir: pathlib.Path) -> dict:
         LOG.warning("Skipping MobileNetV2: %s", e)
         skipped[name] = str(e)
         continue
-      title = "MobileNetV2 (ImageNet), target = top-1 class"
+      title = ("MobileNetV2 (ImageNet), target = top-1 class. Without max pooling, deconvnet's "
+               "backward pass never reads the input: its map depends on the class only")
     else:
       inputs = load_small_cnn(config, model_config, workdir)
       title = f"Small CNN ({config.cnn_train.dataset}), target = predicted class"

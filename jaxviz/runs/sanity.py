@@ -42,9 +42,10 @@ from jaxviz import validation
 from jaxviz import workdir as wd
 from jaxviz.attribution import cam
 from jaxviz.attribution import gradients
-from jaxviz.attribution import integrated_gradients
+from jaxviz.attribution import reductions
 from jaxviz.attribution import sanity
-from jaxviz.attribution import smoothgrad
+from jaxviz.attribution.integrated_gradients import integrated_gradients
+from jaxviz.attribution.smoothgrad import smoothgrad
 from jaxviz.models import registry
 from jaxviz.models import taps
 from jaxviz.plotting import attribution_extras
@@ -105,12 +106,11 @@ def _attribution(model, params, x, targets, baseline, *, spec):
     layer_fn = taps.flax_layer_fn(model, {"params": params}, spec.cam_layer)
     return cam.grad_cam(layer_fn, x, targets)
   if spec.name == "integrated_gradients":
-    return integrated_gradients.integrated_gradients(
+    return integrated_gradients(
         f, x, targets, baseline=baseline, steps=spec.ig_steps, chunk_size=spec.chunk_size)
-  return smoothgrad.smoothgrad(gradients.input_gradients, f, x, targets,
-                               key=jax.random.key(spec.seed),
-                               num_samples=spec.smoothgrad_samples,
-                               noise_level=spec.noise_level, chunk_size=spec.chunk_size)
+  return smoothgrad(gradients.input_gradients, f, x, targets, key=jax.random.key(spec.seed),
+                    num_samples=spec.smoothgrad_samples, noise_level=spec.noise_level,
+                    chunk_size=spec.chunk_size)
 
 
 def method_fn(spec: MethodSpec, baseline: np.ndarray):
@@ -167,6 +167,18 @@ def ungroup_params(grouped: Mapping, groups: Mapping[str, Sequence[str]]) -> dic
   return out
 
 
+def undefined_as_none(correlations: Mapping[str, Mapping[str, float]],
+                      model_name: str) -> dict[str, dict[str, float | None]]:
+  """Correlations for JSON: NaN (every image's map constant) -> None, with a warning."""
+  undefined = [(m, c) for m, values in correlations.items() for c, v in values.items()
+               if np.isnan(v)]
+  if undefined:
+    LOG.warning("%s: rank correlation undefined (constant maps) for %s; reported as null.",
+                model_name, undefined)
+  return {m: {c: None if np.isnan(v) else v for c, v in values.items()}
+          for m, values in correlations.items()}
+
+
 def _model_and_images(name: str, config, settings, workdir: pathlib.Path):
   """``(model, params, meta, x [B, H, W, C], captions)`` of one configured model."""
   if name in segmentation_run.CNN_MODELS:
@@ -184,7 +196,8 @@ def run_model(name: str, config, workdir: pathlib.Path) -> dict[str, Any]:
   """The cascading randomization test of one model; writes its npz and figures.
 
   Returns:
-    ``{"rank_correlation": {method: {checkpoint: float}}, "randomized_layers":
+    ``{"rank_correlation": {method: {checkpoint: float, or None where every
+    image's map is constant (e.g. an all-zero Grad-CAM)}}, "randomized_layers":
     {checkpoint: [layers]}, "images": [{"file", "class"}]}``.
   """
   settings = config[name]
@@ -218,15 +231,19 @@ def run_model(name: str, config, workdir: pathlib.Path) -> dict[str, Any]:
                **{f"maps_{m}": np.stack([maps[m][c] for c in columns]) for m in methods},
                **{f"rank_correlation_{m}": np.asarray([correlations[m][c] for c in groups])
                   for m in methods})
+  # Attribution magnitudes are heavy-tailed: each map is shown clipped at its 99th
+  # percentile so that a few extreme pixels do not leave the rest black.
+  display = {m: {c: np.asarray(reductions.normalize_maps(v, 99.0)) for c, v in per.items()}
+             for m, per in maps.items()}
   for i in range(min(config.num_figures, len(x))):
     fig = attribution_extras.sanity_figure(
-        maps, correlations, image=pixels, index=i,
+        display, correlations, image=pixels, index=i,
         title=f"{name}, {captions[i]}, top-1 {classes[i].split(',')[0]}: cascading "
-        f"randomization (ρ: mean over {len(x)} images)")
+        f"randomization (maps clipped at their 99th percentile; ρ: mean over {len(x)} images)")
     wd.write_figure(workdir / f"sanity_{name}_{i}.png", fig)
   for m in methods:
     LOG.info("%s %s: %s", name, m, {c: round(v, 3) for c, v in correlations[m].items()})
-  return {"rank_correlation": correlations, "randomized_layers": groups,
+  return {"rank_correlation": undefined_as_none(correlations, name), "randomized_layers": groups,
           "images": [{"file": n, "class": c} for n, c in zip(captions, classes)]}
 
 

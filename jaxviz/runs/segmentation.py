@@ -30,7 +30,7 @@ from jaxviz import workdir as wd
 from jaxviz.attribution import gradients
 from jaxviz.attribution import reductions
 from jaxviz.attribution import segmentation
-from jaxviz.attribution import smoothgrad
+from jaxviz.attribution.smoothgrad import smoothgrad
 from jaxviz.models import registry
 from jaxviz.plotting import attribution_extras
 from jaxviz.runs import weights as weights_run
@@ -110,10 +110,9 @@ def _logits(model, params, x):
 def saliency_maps(f, x: np.ndarray, targets: np.ndarray, config) -> np.ndarray:
   """``max_c |grad|`` [B, H, W], the gradient SmoothGrad-averaged when configured."""
   if config.smoothgrad_samples:
-    grads = smoothgrad.smoothgrad(gradients.input_gradients, f, x, targets,
-                                  key=jax.random.key(config.seed),
-                                  num_samples=config.smoothgrad_samples,
-                                  noise_level=config.noise_level, chunk_size=config.chunk_size)
+    grads = smoothgrad(gradients.input_gradients, f, x, targets, key=jax.random.key(config.seed),
+                       num_samples=config.smoothgrad_samples, noise_level=config.noise_level,
+                       chunk_size=config.chunk_size)
   else:
     grads = gradients.input_gradients(f, x, targets)
   return np.asarray(reductions.reduce_channels(grads, "max_abs"))
@@ -151,9 +150,10 @@ def run(config, workdir: pathlib.Path) -> dict:
   validation.check_model_input(x, meta)
   f = functools.partial(model.apply, {"params": params})
   logits = np.asarray(_logits(model, params, x))
-  targets = np.argmax(logits[:, meta.label_offset:], axis=-1) + meta.label_offset
+  targets = (np.argmax(logits[:, meta.label_offset:], axis=-1)
+             + meta.label_offset).astype(np.int32)
   classes = [meta.class_names[int(c)] for c in meta.class_index(targets)]
-  saliency = saliency_maps(f, x, targets.astype(np.int32), config)
+  saliency = saliency_maps(f, x, targets, config)
   pixels = to_pixels(x, meta)
   masks = []
   for image, s in zip(pixels, saliency):
@@ -171,9 +171,13 @@ def run(config, workdir: pathlib.Path) -> dict:
             f"{config.noise_level:.0%}) of |gradient|" if config.smoothgrad_samples
             else "|gradient|")
   titles = [f"{n}\ntop-1: {c.split(',')[0]}" for n, c in zip(names, classes)]
-  fig = attribution_extras.segmentation_figure(pixels, saliency, masks, titles=titles)
-  fig.suptitle(f"{config.model}: {method}, max over channels -> GrabCut (seeds: top "
-               f"{1 - config.fg_quantile:.0%} / bottom {config.bg_quantile:.0%})")
+  # Saliency is heavy-tailed: shown clipped at its 99th percentile so that a few
+  # extreme pixels do not leave the rest of the map black.
+  display = np.asarray(reductions.normalize_maps(saliency, 99.0))
+  fig = attribution_extras.segmentation_figure(pixels, display, masks, titles=titles)
+  fig.suptitle(f"{config.model}: {method}, max over channels (shown clipped at its 99th "
+               f"percentile)\n-> GrabCut seeded with the top {1 - config.fg_quantile:.0%} / "
+               f"bottom {config.bg_quantile:.0%}, largest component")
   wd.write_figure(workdir / "segmentation.png", fig)
   per_image = [{"file": n, "class": c, **{k: float(v[i]) for k, v in stats.items()}}
                for i, (n, c) in enumerate(zip(names, classes))]
