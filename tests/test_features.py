@@ -20,10 +20,26 @@ from jaxviz.plotting import inspect_plots
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+def random_variables(model, input_shape, seed=0):
+  """``{"params": ...}`` with N(0, 1/fan_in) kernels and zero biases, without ``model.init``.
+
+  (Compiling Flax's truncated-normal initialisers costs seconds per layer on CPU.)
+  """
+  shapes = jax.eval_shape(model.init, jax.random.key(0), jax.ShapeDtypeStruct(input_shape,
+                                                                              np.float32))
+  rng = np.random.default_rng(seed)
+
+  def draw(leaf):
+    if len(leaf.shape) < 2:
+      return np.zeros(leaf.shape, np.float32)
+    return (rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1]))).astype(np.float32)
+
+  return jax.tree.map(draw, shapes)
+
+
 def _model():
   model = small_cnn.SmallCNN(num_classes=3, channels=(4, 6), hidden=5)
-  variables = model.init(jax.random.key(0), np.zeros((1, 28, 28, 1), np.float32))
-  return model, variables
+  return model, random_variables(model, (1, 28, 28, 1))
 
 
 def _images(n, seed=0):
@@ -78,7 +94,7 @@ from jaxviz import sharding
 from jaxviz.inspect import features, top_activations
 from jaxviz.models import small_cnn
 model = small_cnn.SmallCNN(num_classes=3, channels=(4, 6), hidden=5)
-template = model.init(jax.random.key(0), np.zeros((1, 28, 28, 1), np.float32))
+template = jax.eval_shape(model.init, jax.random.key(0), np.zeros((1, 28, 28, 1), np.float32))
 with open(sys.argv[1], "rb") as f:
   variables = flax.serialization.from_bytes(template, f.read())
 images = np.load(sys.argv[2])

@@ -10,7 +10,6 @@ weights run.
 
 import json
 
-import jax
 import numpy as np
 import pytest
 
@@ -25,6 +24,7 @@ from jaxviz.runs import activations
 from jaxviz.runs import embedding
 from jaxviz.runs import train
 from jaxviz.runs import weights
+from tests.test_features import random_variables
 
 
 def _digits(config):
@@ -42,7 +42,7 @@ def cnn_workdir(tmp_path_factory):
   spec = train.model_spec(_digits(train_config.get_config("smoke")),
                           data.load_dataset("digits", "train"))
   model = checkpoint.build_small_model(spec)
-  params = model.init(jax.random.key(0), np.zeros((1, 8, 8, 1), np.float32))["params"]
+  params = random_variables(model, (1, 8, 8, 1))["params"]
   checkpoint.save(workdir, {"params": params, "step": 0}, spec, final=True)
   return str(workdir)
 

@@ -10,6 +10,7 @@ from jaxviz.models import small_cnn
 from jaxviz.plotting import inspect_plots
 from jaxviz.runs import weights as weights_run
 from tests.conftest import shared_asset
+from tests.test_features import random_variables
 
 
 def _kernel(shape, seed=0):
@@ -83,7 +84,7 @@ def test_class_templates_are_exactly_the_reshaped_columns():
 def test_class_templates_match_the_linear_models_flatten_order():
   model = small_cnn.LinearSoftmax(num_classes=4)
   x = jax.random.uniform(jax.random.key(0), (2, 5, 6, 3))
-  params = model.init(jax.random.key(1), x)["params"]
+  params = random_variables(model, x.shape, seed=1)["params"]
   templates = weights.class_templates(weights.layer_kernel(params, "logits"), (5, 6, 3))
   # logit_k(x) = <template_k, x> + b_k: the template is what the model multiplies pixels with.
   expected = jnp.einsum("khwc,bhwc->bk", templates, x) + params["logits"]["bias"]
