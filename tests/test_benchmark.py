@@ -156,6 +156,28 @@ def test_torch_methods_match_jaxviz_on_small_cnn(small_cnn):
     np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
 
 
+def test_torch_status_names_the_extra(monkeypatch):
+  pytest.importorskip("captum.attr")
+  assert timing.torch_status() == (True, True, None)
+  monkeypatch.setitem(sys.modules, "captum.attr", None)
+  has_torch, has_captum, message = timing.torch_status()
+  assert has_torch and not has_captum and "pip install -e .[bench]" in message
+  monkeypatch.setitem(sys.modules, "torch", None)
+  assert timing.torch_status()[:2] == (False, False)
+
+
+def test_run_model_without_captum_times_torch_forward_only(small_cnn):
+  pytest.importorskip("torch")
+  records, info = timing.run_model(small_cnn, ["forward", "saliency"], [1], repeats=1,
+                                   warmups=1, impls=("jaxviz", "torch_nchw"),
+                                   with_captum=False)
+  assert [(r["method"], r["impl"]) for r in records] == [
+      ("forward", "jaxviz"), ("forward", "torch_nchw"), ("saliency", "jaxviz")]
+  assert set(info["equivalence"]) == {"torch_nchw"}
+  with pytest.raises(ValueError, match="Unknown impl"):
+    timing.run_model(small_cnn, ["forward"], [1], impls=("jax",))
+
+
 # --------------------------------------------------------------------------
 # The script end to end, and its failure modes.
 

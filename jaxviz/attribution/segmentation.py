@@ -43,7 +43,7 @@ def _import_cv2():
 
 def saliency_grabcut(image: np.ndarray, saliency: np.ndarray, *, fg_quantile: float = 0.95,
                      bg_quantile: float = 0.30, iterations: int = 5,
-                     largest_component: bool = True) -> np.ndarray:
+                     largest_component: bool = True, seed: int = 0) -> np.ndarray:
   """Object mask from a saliency map: quantile seeds, GrabCut, largest component.
 
   Args:
@@ -55,6 +55,8 @@ def saliency_grabcut(image: np.ndarray, saliency: np.ndarray, *, fg_quantile: fl
     iterations: GrabCut iterations.
     largest_component: keep only the largest 8-connected foreground
       component, as in the paper.
+    seed: seed of OpenCV's global RNG (GrabCut's k-means initialisation uses
+      it), set before the call so the mask is reproducible.
 
   Returns:
     Boolean mask ``[H, W]`` (True = object).
@@ -93,6 +95,7 @@ def saliency_grabcut(image: np.ndarray, saliency: np.ndarray, *, fg_quantile: fl
   bgd_model = np.zeros((1, 65), np.float64)
   fgd_model = np.zeros((1, 65), np.float64)
   bgr = np.ascontiguousarray(image[..., ::-1])
+  cv2.setRNGSeed(int(seed))
   cv2.grabCut(bgr, labels, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
   mask = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
   if largest_component and mask.any():

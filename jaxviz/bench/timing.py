@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import importlib.metadata
 import json
 import logging
@@ -43,6 +44,7 @@ import numpy as np
 from jaxviz import assets
 from jaxviz import attribution
 from jaxviz import data
+from jaxviz.attribution.integrated_gradients import integrated_gradients
 from jaxviz.bench import GRAD_CAM_LAYERS
 from jaxviz.bench import IMPLS
 from jaxviz.bench import METHODS
@@ -306,7 +308,7 @@ def jaxviz_methods(bm: BenchModel, x: np.ndarray, targets: np.ndarray, top5: np.
       "guided_backprop": lambda: attribution.input_gradients(bm.f, xj, tj,
                                                            rule="guided_backprop"),
       "grad_cam": lambda: attribution.grad_cam(bm.layer_fn, xj, tj),
-      "integrated_gradients": lambda: attribution.integrated_gradients(
+      "integrated_gradients": lambda: integrated_gradients(
           bm.f, xj, tj, steps=IG_STEPS, chunk_size=chunk, method=IG_METHOD),
       "top5_saliency": lambda: attribution.input_gradients(bm.f, xj, t5),
   }
@@ -385,12 +387,12 @@ def torch_methods(bm: BenchModel, torch_model, layout: str, x: np.ndarray, targe
 def torch_status() -> tuple[bool, bool, str | None]:
   """``(torch importable, captum importable, message naming the extra when not)``."""
   try:
-    import torch  # pylint: disable=g-import-not-at-top,unused-import
+    importlib.import_module("torch")
   except ImportError as e:
     return False, False, (f"PyTorch is not installed ({e}); only the jaxviz side runs. "
                           f"Install the benchmark extra: {INSTALL_HINT}")
   try:
-    import captum.attr  # pylint: disable=g-import-not-at-top,unused-import
+    importlib.import_module("captum.attr")
   except ImportError as e:
     return True, False, (f"Captum is not installed ({e}); PyTorch runs only 'forward'. "
                          f"Install the benchmark extra: {INSTALL_HINT}")
@@ -544,7 +546,7 @@ def ig_memory_child(model: str, batch: int, steps: int, chunk_size: int,
   targets, _ = top_targets(bm, np.asarray(x), k=1)
   before = peak_rss_gib()
   start = time.perf_counter()
-  jax.block_until_ready(attribution.integrated_gradients(
+  jax.block_until_ready(integrated_gradients(
       bm.f, x, jnp.asarray(targets), steps=steps, chunk_size=chunk_size, method=IG_METHOD))
   seconds = time.perf_counter() - start
   return {"peak_memory_gib": peak_rss_gib(), "peak_before_ig_gib": before, "seconds": seconds}

@@ -9,13 +9,23 @@ from jaxviz.models import layers
 
 
 class MaxPool(nn.Module):
-  """2x2 max pooling, stride 2: [B, H, W, C] -> [B, H/2, W/2, C]."""
+  """Non-overlapping max pooling: [B, H, W, C] -> [B, H/w, W/w, C].
+
+  Written as a reshape + max when H and W are multiples of the window: the
+  same forward values as ``nn.max_pool``, with a ~4x faster gradient on
+  XLA:CPU (the gradient is shared among exactly tied maxima instead of going
+  to one of them).
+  """
 
   window: int = 2
 
   @nn.compact
   def __call__(self, x):
-    return nn.max_pool(x, (self.window, self.window), (self.window, self.window))
+    w = self.window
+    b, h, wd, c = x.shape
+    if h % w or wd % w:
+      return nn.max_pool(x, (w, w), (w, w))
+    return jnp.max(x.reshape(b, h // w, w, wd // w, w, c), axis=(2, 4))
 
 
 class SmallCNN(nn.Module):
