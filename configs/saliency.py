@@ -65,13 +65,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   )
   if arg == "smoke":
     config.cnn_workdir = ""
-    config.cnn_train = train.get_config("smoke")
-    config.cnn_train.dataset = "digits"  # bundled with scikit-learn: no asset needed
-    config.cnn_train.channels = (4, 8)
-    config.cnn_train.max_train_examples = 512
-    config.cnn_train.batch_size = 64
-    config.cnn_train.epochs = 2
-    config.cnn_train.learning_rate = 1e-2
+    config.cnn_train = train.get_config("digits")
     config.small_cnn.num_images = 2
     config.small_cnn.smoothgrad_samples = 4
     config.small_cnn.smoothgrad_chunk = 2

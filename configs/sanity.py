@@ -12,7 +12,6 @@ tests that needs no asset (small CNN on scikit-learn's digits).
 
 import ml_collections
 
-from configs import segmentation
 from configs import train
 
 
@@ -48,7 +47,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.models = ("small_cnn",)
     config.num_figures = 1
     config.cnn_workdir = ""
-    config.cnn_train = segmentation.smoke_train_config()
+    config.cnn_train = train.get_config("digits")
     config.small_cnn.num_images = 2
     config.small_cnn.ig_steps = 4
     config.small_cnn.smoothgrad_samples = 4

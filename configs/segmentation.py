@@ -5,23 +5,13 @@ python -m experiments.segmentation --config=configs/segmentation.py --workdir=/t
 Needs OpenCV: ``pip install -e .[segment]``. Default: MobileNetV2 on the
 sample photos of ``$JAXVIZ_DATA_DIR/sample_images_imagenet``. ``:smoke`` is a
 seconds-long variant for tests that needs no asset: the small CNN
-(``configs/train.py:smoke`` on scikit-learn's 8x8 digits, trained into
+(``configs/train.py:digits``, scikit-learn's 8x8 digits, trained into
 ``<workdir>/cnn``) on two digits test images.
 """
 
 import ml_collections
 
 from configs import train
-
-
-def smoke_train_config() -> ml_collections.ConfigDict:
-  """``configs/train.py:smoke`` on scikit-learn's digits (bundled: no asset), a few seconds."""
-  config = train.get_config("smoke")
-  config.dataset = "digits"
-  config.epochs = 3
-  config.batch_size = 64
-  config.learning_rate = 1e-2
-  return config
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -47,7 +37,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if arg == "smoke":
     config.model = "small_cnn"
     config.cnn_workdir = ""
-    config.cnn_train = smoke_train_config()
+    config.cnn_train = train.get_config("digits")
     config.max_images = 2
     config.smoothgrad_samples = 4
   elif arg:

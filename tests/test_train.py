@@ -13,13 +13,7 @@ from jaxviz.runs import train
 
 
 def _smoke_config(**overrides):
-  config = train_config.get_config("smoke")
-  config.dataset = "digits"  # bundled with scikit-learn: no asset needed
-  config.channels = (4, 8)
-  config.max_train_examples = 512
-  config.batch_size = 64
-  config.epochs = 3
-  config.learning_rate = 1e-2
+  config = train_config.get_config("digits")  # bundled with scikit-learn: no asset needed
   config.checkpoint_every_steps = 5
   for k, v in overrides.items():
     setattr(config, k, v)
