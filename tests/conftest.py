@@ -4,6 +4,9 @@ import os
 import pathlib
 
 import jax
+import jax.extend  # count_primitive walks sub-jaxprs with jax.extend.core
+import jax.numpy as jnp
+import numpy as np
 from jax.experimental.compilation_cache import compilation_cache
 import pytest
 
@@ -41,3 +44,25 @@ def compile_cache(tmp_path_factory):
   for name, value in old.items():
     jax.config.update(name, value)
   compilation_cache.reset_cache()
+
+
+def random_variables(model, x, seed):
+  """He-normal kernels and small random biases from numpy (no init compile)."""
+  rng = np.random.default_rng(seed)
+
+  def draw(path, spec):
+    if path[-1].key == "bias":
+      return jnp.asarray(rng.normal(size=spec.shape) * 0.1, spec.dtype)
+    fan_in = int(np.prod(spec.shape[:-1]))
+    return jnp.asarray(rng.normal(size=spec.shape) * np.sqrt(2 / fan_in), spec.dtype)
+
+  return jax.tree_util.tree_map_with_path(draw, jax.eval_shape(model.init, jax.random.key(0), x))
+
+
+def count_primitive(closed, name):
+  total = 0
+  for eqn in closed.jaxpr.eqns if hasattr(closed, "jaxpr") else closed.eqns:
+    total += eqn.primitive.name == name
+    for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+      total += count_primitive(sub, name)
+  return total

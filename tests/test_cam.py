@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tests.conftest import count_primitive
+from tests.conftest import random_variables
 from jaxviz.attribution import backward_rules
 from jaxviz.attribution import cam
 from jaxviz.attribution import gradients
@@ -51,28 +53,6 @@ def _hand_cam(targets, relu=True):
 UP = np.array([[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]])
 
 
-def _count_primitive(closed, name):
-  total = 0
-  for eqn in closed.jaxpr.eqns if hasattr(closed, "jaxpr") else closed.eqns:
-    total += eqn.primitive.name == name
-    for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-      total += _count_primitive(sub, name)
-  return total
-
-
-def random_variables(model, x, seed):
-  """He-normal kernels and small random biases from numpy (no init compile)."""
-  rng = np.random.default_rng(seed)
-
-  def draw(path, spec):
-    if path[-1].key == "bias":
-      return jnp.asarray(rng.normal(size=spec.shape) * 0.1, spec.dtype)
-    fan_in = int(np.prod(spec.shape[:-1]))
-    return jnp.asarray(rng.normal(size=spec.shape) * np.sqrt(2 / fan_in), spec.dtype)
-
-  return jax.tree_util.tree_map_with_path(draw, jax.eval_shape(model.init, jax.random.key(0), x))
-
-
 @pytest.fixture(scope="module")
 def cnn():
   """SmallCNN on 8x8 inputs (conv2 is 4x4): (model, variables, f, x)."""
@@ -106,7 +86,7 @@ def test_multi_target_one_forward_pass():
   for t in range(3):
     np.testing.assert_allclose(got[:, t], cam.grad_cam(SPLIT, X, targets[:, t]), rtol=1e-6)
   program = jax.make_jaxpr(lambda x: cam.grad_cam(SPLIT, x, targets))(X)
-  assert _count_primitive(program, "tanh") == 1  # The forward pass, once.
+  assert count_primitive(program, "tanh") == 1  # The forward pass, once.
 
 
 def test_score_fn():

@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tests.conftest import count_primitive
+from tests.conftest import random_variables
 from jaxviz.attribution import backward_rules
 from jaxviz.attribution import gradients
 from jaxviz.attribution import neuron
@@ -49,33 +51,10 @@ def sin_model(x):
   return jnp.sin(x.reshape(x.shape[0], -1)) @ WEIGHT
 
 
-def random_variables(model, x, seed):
-  """He-normal kernels and small random biases from numpy (no init compile)."""
-  rng = np.random.default_rng(seed)
-
-  def draw(path, spec):
-    if path[-1].key == "bias":
-      return jnp.asarray(rng.normal(size=spec.shape) * 0.1, spec.dtype)
-    fan_in = int(np.prod(spec.shape[:-1]))
-    return jnp.asarray(rng.normal(size=spec.shape) * np.sqrt(2 / fan_in), spec.dtype)
-
-  return jax.tree_util.tree_map_with_path(draw, jax.eval_shape(model.init, jax.random.key(0), x))
-
-
 def _column(k):
   """WEIGHT[:, k] for k [B] or [B, T], reshaped to the input: [B, (T,) H, W, C]."""
   cols = WEIGHT.T[np.asarray(k)]
   return cols.reshape(np.shape(k) + (H, W, C))
-
-
-def _count_primitive(closed, name):
-  """Occurrences of primitive ``name`` in a jaxpr, nested jaxprs included."""
-  total = 0
-  for eqn in closed.jaxpr.eqns if hasattr(closed, "jaxpr") else closed.eqns:
-    total += eqn.primitive.name == name
-    for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-      total += _count_primitive(sub, name)
-  return total
 
 
 # ---------------------------------------------------------------------------
@@ -133,12 +112,12 @@ def test_one_forward_pass_for_all_targets():
   def program(targets):
     return jax.make_jaxpr(lambda x: gradients.input_gradients(sin_model, x, targets))(X)
 
-  assert _count_primitive(program(jnp.zeros((B,), jnp.int32)), "sin") == 1
-  assert _count_primitive(program(jnp.zeros((B, 5), jnp.int32)), "sin") == 1
+  assert count_primitive(program(jnp.zeros((B,), jnp.int32)), "sin") == 1
+  assert count_primitive(program(jnp.zeros((B, 5), jnp.int32)), "sin") == 1
   # The counter does see a per-target loop of forward passes.
   loop = jax.make_jaxpr(lambda x: [jax.grad(lambda x: sin_model(x)[:, t].sum())(x)
                                    for t in range(5)])(X)
-  assert _count_primitive(loop, "sin") == 5
+  assert count_primitive(loop, "sin") == 5
 
 
 def test_no_retrace_for_same_shapes():
