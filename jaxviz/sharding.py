@@ -38,6 +38,26 @@ def round_up_batch(batch_size: int, mesh: Mesh) -> int:
   return -(-int(batch_size) // n) * n
 
 
+def put_batch(x: np.ndarray, mesh: Mesh) -> jax.Array:
+  """Places a batch on the mesh, split along its first (batch) axis."""
+  return jax.device_put(x, NamedSharding(mesh, P(BATCH_AXIS)))
+
+
+def put_replicated(tree: Any, mesh: Mesh) -> Any:
+  """Places a pytree (e.g. the variables) on every device of the mesh."""
+  return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def pad_batch(x: np.ndarray, batch_size: int) -> np.ndarray:
+  """Pads ``x`` [n, ...] to [batch_size, ...] with copies of its last row.
+
+  Copies of a real example keep the padding valid model input (no NaN/Inf);
+  callers keep only the first ``n`` rows of the outputs.
+  """
+  n = len(x)
+  return x if n >= batch_size else np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
+
+
 def map_batches(fn: Callable[..., Any], arrays: Sequence[np.ndarray], *, batch_size: int,
                 mesh: Mesh | None = None, log_every_seconds: float = 10.0) -> Any:
   """Applies ``fn(*batch)`` to the whole dataset and concatenates the outputs.
@@ -63,15 +83,12 @@ def map_batches(fn: Callable[..., Any], arrays: Sequence[np.ndarray], *, batch_s
     raise ValueError("map_batches got an empty dataset.")
   mesh = mesh or batch_mesh()
   batch_size = round_up_batch(min(batch_size, n), mesh)
-  sharding = NamedSharding(mesh, P(BATCH_AXIS))
   outputs = []
   start_time = last_log = time.time()
   for start in range(0, n, batch_size):
     chunk = [np.asarray(a[start:start + batch_size]) for a in arrays]
     valid = len(chunk[0])
-    if valid < batch_size:
-      chunk = [np.concatenate([c, np.repeat(c[-1:], batch_size - valid, axis=0)]) for c in chunk]
-    placed = [jax.device_put(c, sharding) for c in chunk]
+    placed = [put_batch(pad_batch(c, batch_size), mesh) for c in chunk]
     out = jax.tree.map(lambda o, v=valid: np.asarray(o)[:v], fn(*placed))
     outputs.append(out)
     now = time.time()

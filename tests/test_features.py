@@ -100,7 +100,7 @@ with open(sys.argv[1], "rb") as f:
 images = np.load(sys.argv[2])
 to_inputs = lambda b: b.astype(np.float32) / 255.0
 mesh = sharding.batch_mesh()
-batch = features.put_batch(np.zeros((16, 28, 28, 1), np.float32), mesh)
+batch = sharding.put_batch(np.zeros((16, 28, 28, 1), np.float32), mesh)
 out = features.extract_features(model, variables, images, "conv2", batch_size=12,
                                 preprocess=to_inputs)
 top = top_activations.top_activating_inputs(model, variables, images, "conv2", [1, 4], k=3,

@@ -18,25 +18,12 @@ from typing import Callable, Iterator, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 import numpy as np
 
 from jaxviz import sharding
 from jaxviz.models import taps
 
 Preprocess = Callable[[np.ndarray], np.ndarray]
-
-
-def put_batch(x: np.ndarray, mesh: Mesh) -> jax.Array:
-  """Places a batch on the mesh, split along its first axis."""
-  return jax.device_put(x, NamedSharding(mesh, P(sharding.BATCH_AXIS)))
-
-
-def put_replicated(tree, mesh: Mesh):
-  """Places a pytree (e.g. the variables) on every device of the mesh."""
-  return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
 def check_dataset_images(images, preprocess: Preprocess | None) -> np.ndarray:
@@ -81,10 +68,7 @@ def padded_batches(images: np.ndarray, batch_size: int,
   view = _Preprocessed(images, preprocess)
   for start in range(0, len(view), batch_size):
     x = view[start:start + batch_size]
-    n = len(x)
-    if n < batch_size:
-      x = np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
-    yield x, n
+    yield sharding.pad_batch(x, batch_size), len(x)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "layer"))
@@ -120,7 +104,7 @@ def extract_features(model: nn.Module, variables, images, layer: str, *, batch_s
   mesh = sharding.batch_mesh()
   sharding.round_up_batch(batch_size, mesh)  # validates batch_size
   taps.check_layer_names(model, variables, (1,) + images.shape[1:], [layer])
-  placed = put_replicated(variables, mesh)
+  placed = sharding.put_replicated(variables, mesh)
   fn = lambda x: _layer_output(model, placed, x, layer)
   out = sharding.map_batches(fn, [_Preprocessed(images, preprocess)], batch_size=batch_size,
                              mesh=mesh)

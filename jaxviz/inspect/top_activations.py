@@ -280,12 +280,12 @@ def top_activating_inputs(model: nn.Module, variables, images, layer: str,
   num = len(channels)
   state = (jnp.full((num, k), -jnp.inf, jnp.float32), jnp.full((num, k), -1, jnp.int32),
            jnp.zeros((num, k), jnp.int32))
-  state = features.put_replicated(state, mesh)
-  placed = features.put_replicated(variables, mesh)
-  chans = features.put_replicated(jnp.asarray(channels), mesh)
+  state = sharding.put_replicated(state, mesh)
+  placed = sharding.put_replicated(variables, mesh)
+  chans = sharding.put_replicated(jnp.asarray(channels), mesh)
   start = 0
   for x, n in features.padded_batches(images, batch_size, preprocess):
-    state = _merge_top_k(model, placed, features.put_batch(x, mesh), n, start, chans, state,
+    state = _merge_top_k(model, placed, sharding.put_batch(x, mesh), n, start, chans, state,
                          layer)
     start += n
   values, indices, flat_pos = (np.asarray(s) for s in state)
