@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -51,3 +52,16 @@ def check_targets(targets, batch: int, num_logits: int, *, name: str = "targets"
   if t is not None and (t.min() < 0 or t.max() >= num_logits):
     raise ValueError(f"{name} out of range: values must be in [0, {num_logits}), got "
                      f"min {t.min()}, max {t.max()}.")
+
+
+def check_key(key, name: str = "key"):
+  """Raises ValueError unless ``key`` is a single JAX PRNG key (typed or raw)."""
+  dtype = getattr(key, "dtype", None)
+  shape = getattr(key, "shape", None)
+  if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ():
+    return
+  if dtype == jnp.uint32 and shape is not None and len(shape) == 1 and shape[0] in (2, 4):
+    return
+  raise ValueError(f"{name} must be a single PRNG key (jax.random.key(seed) or "
+                   f"jax.random.PRNGKey(seed)), got {type(key).__name__} with shape {shape} "
+                   f"and dtype {dtype}.")

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxviz.attribution.smoothgrad import check_key
+from jaxviz.validation import check_key
 from jaxviz.attribution.smoothgrad import smoothgrad
 
 KEY = jax.random.PRNGKey(0)

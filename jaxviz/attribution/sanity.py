@@ -49,7 +49,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxviz import validation
-from jaxviz.attribution.smoothgrad import check_key
 
 ORIGINAL = "original"
 
@@ -147,7 +146,7 @@ def randomize_layer(layer_params, key: jax.Array):
     Same structure, shapes and dtypes; each floating array ``w`` replaced by
     ``std(w) * N(0, 1)``, integer arrays unchanged.
   """
-  check_key(key)
+  validation.check_key(key)
   leaves, treedef = jax.tree_util.tree_flatten(layer_params)
   new = []
   for i, leaf in enumerate(leaves):
@@ -170,7 +169,7 @@ def _randomization_test(build_f, params, layer_order, x, targets, methods, key, 
                         absolute, return_maps):
   """Shared body of the cascading and independent tests."""
   validation.check_images(x)
-  check_key(key)
+  validation.check_key(key)
   if not isinstance(params, Mapping):
     raise ValueError(f"params must be a mapping from layer name to arrays, got "
                      f"{type(params).__name__}.")

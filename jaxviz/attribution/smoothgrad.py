@@ -38,19 +38,6 @@ from jaxviz import validation
 Method = Callable[[Callable[[jax.Array], jax.Array], jax.Array, jax.Array], jax.Array]
 
 
-def check_key(key, name: str = "key"):
-  """Raises ValueError unless ``key`` is a single JAX PRNG key (typed or raw)."""
-  dtype = getattr(key, "dtype", None)
-  shape = getattr(key, "shape", None)
-  if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ():
-    return
-  if dtype == jnp.uint32 and shape is not None and len(shape) == 1 and shape[0] in (2, 4):
-    return
-  raise ValueError(f"{name} must be a single PRNG key (jax.random.key(seed) or "
-                   f"jax.random.PRNGKey(seed)), got {type(key).__name__} with shape {shape} "
-                   f"and dtype {dtype}.")
-
-
 def smoothgrad(method: Method, f: Callable[[jax.Array], jax.Array], x: jax.typing.ArrayLike,
                targets: jax.typing.ArrayLike, *, key: jax.Array, num_samples: int = 50,
                noise_level: float = 0.15, chunk_size: int = 16,
@@ -83,7 +70,7 @@ def smoothgrad(method: Method, f: Callable[[jax.Array], jax.Array], x: jax.typin
     ValueError: bad ``x``, ``targets``, ``key`` or options.
   """
   validation.check_images(x)
-  check_key(key)
+  validation.check_key(key)
   if not isinstance(num_samples, int) or num_samples < 1:
     raise ValueError(f"num_samples must be a positive int, got {num_samples!r}.")
   if not isinstance(chunk_size, int) or chunk_size < 1:
