@@ -10,6 +10,10 @@ import numpy as np
 from jax.experimental.compilation_cache import compilation_cache
 import pytest
 
+from jaxviz import checkpoint
+from jaxviz import experiment
+from jaxviz.runs import train
+
 _CACHE_OPTIONS = {"jax_compilation_cache_dir": None,
                   "jax_persistent_cache_min_compile_time_secs": 0.0,
                   "jax_persistent_cache_min_entry_size_bytes": -1}
@@ -66,3 +70,35 @@ def count_primitive(closed, name):
     for sub in jax.extend.core.jaxprs_in_params(eqn.params):
       total += count_primitive(sub, name)
   return total
+
+
+def save_untrained_cnn(train_config, directory):
+  """A small CNN with random weights saved as if trained (skips seconds of training).
+
+  The smoke tests check the experiment's pipeline, not the model's quality
+  (training on demand is tested with experiments.train). The weights are drawn
+  with numpy: compiling Flax's initialisers costs more than the whole run.
+  """
+  dataset = train.load_in_memory(train_config.dataset, "test", train_config.data_dir)
+  spec = train.model_spec(train_config, dataset)
+  model = checkpoint.build_small_model(spec)
+  x = jax.ShapeDtypeStruct((1,) + dataset.images.shape[1:], np.float32)
+  shapes = jax.eval_shape(model.init, jax.random.key(0), x)["params"]
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(lambda s: (rng.standard_normal(s.shape) * (
+      np.prod(s.shape[:-1]) ** -0.5 if len(s.shape) > 1 else 0.1)).astype(np.float32), shapes)
+  checkpoint.save(directory, {"params": params, "step": 0}, spec, final=True)
+
+
+def smoke_runs_on_one_cnn(run, config, root: pathlib.Path) -> list[pathlib.Path]:
+  """Runs an experiment's smoke ``config`` twice (workdirs ``root/a``, ``root/b``).
+
+  Both runs share one untrained CNN saved into ``root/cnn`` (config.cnn_workdir),
+  so a test can check the outputs and that the same config gives the same arrays.
+  """
+  config.cnn_workdir = str(root / "cnn")
+  save_untrained_cnn(config.cnn_train, root / "cnn")
+  workdirs = [root / "a", root / "b"]
+  for workdir in workdirs:
+    experiment.execute(run, config, workdir)
+  return workdirs

@@ -10,13 +10,12 @@ import scipy.stats
 
 from configs import sanity as sanity_config
 from jaxviz import checkpoint
-from jaxviz import experiment
 from jaxviz.attribution import cam
 from jaxviz.attribution import gradients
 from jaxviz.attribution import sanity as sanity_lib
 from jaxviz.models import taps
 from jaxviz.runs import sanity
-from tests.test_segmentation_experiment import save_untrained_cnn
+from tests.conftest import smoke_runs_on_one_cnn
 
 LAYERS = ["logits", "fc1", "conv2", "conv1"]
 
@@ -24,14 +23,8 @@ LAYERS = ["logits", "fc1", "conv2", "conv1"]
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
   """The smoke config run twice into two workdirs (one model)."""
-  root = tmp_path_factory.mktemp("sanity")
   config = sanity_config.get_config("smoke")
-  config.cnn_workdir = str(root / "cnn")
-  save_untrained_cnn(config.cnn_train, root / "cnn")
-  workdirs = [root / "a", root / "b"]
-  for workdir in workdirs:
-    experiment.execute(sanity.run, config, workdir)
-  return config, workdirs
+  return config, smoke_runs_on_one_cnn(sanity.run, config, tmp_path_factory.mktemp("sanity"))
 
 
 def test_smoke_run_writes_figure_arrays_and_correlations(two_runs):

@@ -11,12 +11,11 @@ import scipy.ndimage
 
 from configs import segmentation as segmentation_config
 from jaxviz import checkpoint
-from jaxviz import experiment
 from jaxviz.attribution import gradients
 from jaxviz.attribution import reductions
 from jaxviz.attribution.smoothgrad import smoothgrad
 from jaxviz.runs import segmentation
-from jaxviz.runs import train
+from tests.conftest import smoke_runs_on_one_cnn
 
 try:
   import cv2  # pylint: disable=g-import-not-at-top,unused-import
@@ -26,35 +25,12 @@ except ImportError:
 needs_cv2 = pytest.mark.skipif(not HAS_CV2, reason="OpenCV missing: pip install -e .[segment]")
 
 
-def save_untrained_cnn(train_config, directory):
-  """A small CNN with random weights saved as if trained (skips seconds of training).
-
-  The smoke tests check the experiment's pipeline, not the model's quality
-  (training on demand is tested with experiments.train). The weights are drawn
-  with numpy: compiling Flax's initialisers costs more than the whole run.
-  """
-  dataset = train.load_in_memory(train_config.dataset, "test", train_config.data_dir)
-  spec = train.model_spec(train_config, dataset)
-  model = checkpoint.build_small_model(spec)
-  x = jax.ShapeDtypeStruct((1,) + dataset.images.shape[1:], np.float32)
-  shapes = jax.eval_shape(model.init, jax.random.key(0), x)["params"]
-  rng = np.random.default_rng(0)
-  params = jax.tree.map(lambda s: (rng.standard_normal(s.shape) * (
-      np.prod(s.shape[:-1]) ** -0.5 if len(s.shape) > 1 else 0.1)).astype(np.float32), shapes)
-  checkpoint.save(directory, {"params": params, "step": 0}, spec, final=True)
-
-
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
   """The smoke config run twice into two workdirs (one model)."""
-  root = tmp_path_factory.mktemp("segmentation")
   config = segmentation_config.get_config("smoke")
-  config.cnn_workdir = str(root / "cnn")
-  save_untrained_cnn(config.cnn_train, root / "cnn")
-  workdirs = [root / "a", root / "b"]
-  for workdir in workdirs:
-    experiment.execute(segmentation.run, config, workdir)
-  return config, workdirs
+  return config, smoke_runs_on_one_cnn(segmentation.run, config,
+                                       tmp_path_factory.mktemp("segmentation"))
 
 
 @needs_cv2
