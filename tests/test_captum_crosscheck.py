@@ -28,6 +28,7 @@ from jaxviz.attribution import cam
 from jaxviz.attribution import gradients
 from jaxviz.attribution import reductions
 from jaxviz.models import layers
+from jaxviz.models import pooling
 from jaxviz.models import small_cnn
 from jaxviz.models import taps
 
@@ -87,9 +88,9 @@ class FlaxCNN6(flax_nn.Module):
   @flax_nn.compact
   def __call__(self, x):
     h = layers.Conv(CHANNELS[0], 3, activation="relu6", name="conv1")(x)
-    h = small_cnn.MaxPool(name="pool1")(h)
+    h = pooling.MaxPool(name="pool1")(h)
     h = layers.Conv(CHANNELS[1], 3, activation="relu6", name="conv2")(h)
-    h = small_cnn.MaxPool(name="pool2")(h)
+    h = pooling.MaxPool(name="pool2")(h)
     h = layers.Dense(HIDDEN, activation="relu6", name="fc1")(h.reshape(h.shape[0], -1))
     return layers.Dense(CLASSES, name="logits")(h)
 

@@ -7,7 +7,9 @@ TensorFlow and TFLite do).
 ``impl`` selects the implementation:
   * ``"native"``: ``lax.conv_general_dilated`` (what GPU/TPU run best);
   * ``"fast"``: forms that XLA:CPU runs well (see ``fast_conv``) with the
-    same math;
+    same math: depthwise convs, 1x1 convs and dense convs on inputs with
+    few channels (first layers) in other forms; other dense convs keep the
+    native forward with a gradient that stays fast inside loops;
   * ``"auto"`` (default): ``"fast"`` when the default backend is CPU, else
     ``"native"``.
 """
@@ -40,10 +42,13 @@ def conv2d_native(x, kernel, stride=1, padding="SAME", groups=1):
 def conv2d(x, kernel, stride=1, padding="SAME", impl="auto"):
   """Dense 2-D convolution. x: [B, H, W, I], kernel: [kh, kw, I, O]."""
   impl = resolve_impl(impl)
-  if (impl == "fast" and kernel.shape[:2] == (1, 1) and stride == 1
-      and padding in ("SAME", "VALID")):
+  if impl == "fast":
     from jaxviz.models import fast_conv  # pylint: disable=g-import-not-at-top
-    return fast_conv.pointwise_conv2d(x, kernel)
+    if kernel.shape[:2] == (1, 1) and stride == 1 and padding in ("SAME", "VALID"):
+      return fast_conv.pointwise_conv2d(x, kernel)
+    if padding == "SAME" and x.shape[-1] <= fast_conv.FEW_CHANNELS:
+      return fast_conv.few_channel_conv2d(x, kernel, stride)
+    return fast_conv.dense_conv2d(x, kernel, stride, padding)
   return conv2d_native(x, kernel, stride, padding)
 
 

@@ -6,22 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxviz.models import layers
-
-
-class MaxPool(nn.Module):
-  """Non-overlapping max pooling: [B, H, W, C] -> [B, H/w, W/w, C].
-
-  ``nn.max_pool`` routes the gradient of each window to one maximum, as the
-  "switches" of Zeiler & Fergus do; deconvnet relies on that (its backward
-  pass also crosses windows where every value is a tied zero), so a
-  reshape + max form, whose gradient is shared among tied maxima, is not used.
-  """
-
-  window: int = 2
-
-  @nn.compact
-  def __call__(self, x):
-    return nn.max_pool(x, (self.window, self.window), (self.window, self.window))
+from jaxviz.models import pooling
 
 
 class SmallCNN(nn.Module):
@@ -40,9 +25,9 @@ class SmallCNN(nn.Module):
   @nn.compact
   def __call__(self, x):
     h = layers.Conv(self.channels[0], 3, activation="relu", impl=self.impl, name="conv1")(x)
-    h = MaxPool(name="pool1")(h)
+    h = pooling.MaxPool(impl=self.impl, name="pool1")(h)
     h = layers.Conv(self.channels[1], 3, activation="relu", impl=self.impl, name="conv2")(h)
-    h = MaxPool(name="pool2")(h)
+    h = pooling.MaxPool(impl=self.impl, name="pool2")(h)
     h = jnp.reshape(h, (h.shape[0], -1))
     h = layers.Dense(self.hidden, activation="relu", name="fc1")(h)
     return layers.Dense(self.num_classes, name="logits")(h)

@@ -36,6 +36,7 @@ from safetensors import safe_open
 
 from jaxviz import assets
 from jaxviz.models import layers
+from jaxviz.models import pooling
 from jaxviz.models.meta import ModelMeta
 
 # torchvision's `cfgs`: output channels of each 3x3 conv, "M" for a max-pool.
@@ -140,14 +141,6 @@ def adaptive_avg_pool2d(x: jax.typing.ArrayLike,
   return jnp.einsum("oh,pw,bhwc->bopc", ph, pw, x, precision=jax.lax.Precision.HIGHEST)
 
 
-class MaxPool(nn.Module):
-  """2x2 max-pool, stride 2, no padding (torch ``MaxPool2d(2, 2)``, floor mode)."""
-
-  @nn.compact
-  def __call__(self, x):
-    return nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
-
-
 class AdaptiveAvgPool(nn.Module):
   """:func:`adaptive_avg_pool2d` to ``output_size`` as a named layer."""
 
@@ -187,7 +180,7 @@ class VGG(nn.Module):
     h = x
     for name, channels, _ in _conv_plan(self.depth):
       if channels is None:
-        h = MaxPool(name=name)(h)
+        h = pooling.MaxPool(impl=self.impl, name=name)(h)
       else:
         h = layers.Conv(_scaled(channels, self.width), 3, 1, activation="relu",
                         padding="SAME", impl=self.impl, name=name)(h)
