@@ -9,8 +9,9 @@ same weights, in PyTorch (NCHW and channels_last), checks that the PyTorch
 models reproduce the jaxviz logits (aborts otherwise), and measures images/s
 of forward, saliency, guided backprop, Grad-CAM, Integrated Gradients (32
 steps) and top-5 saliency at each batch size: the median of --repeats timed
-calls after --warmups untimed ones; jaxviz's compile time (first call minus
-median) separately. With MobileNetV2 it also measures the peak memory of a
+calls after --warmups untimed ones, the implementations taking turns call by
+call (so load spikes hit all of them); jaxviz's compile time (first call
+minus median) separately. With MobileNetV2 it also measures the peak memory of a
 256-step chunked IG on 8 images in a fresh subprocess.
 
 Writes DIR/benchmark.json (a list of records {"model", "method", "batch",
@@ -72,8 +73,9 @@ def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, benc
   notes = [
       "Timings on this shared machine are noisy (see the load average above): each number "
       f"is the median of {_REPEATS.value} timed calls after {_WARMUPS.value} untimed "
-      "warm-up call(s); compare ratios rather than absolute numbers and rerun before "
-      "drawing conclusions.",
+      "warm-up call(s), the implementations (and Captum variants) of a method taking "
+      "turns call by call so that load spikes hit all of them; compare ratios rather than "
+      "absolute numbers and rerun before drawing conclusions.",
       "jaxviz runs with default XLA settings; its compile time (first call minus median) is "
       "reported separately and excluded from images/s. PyTorch uses "
       f"torch.set_num_threads({_torch_threads()})"

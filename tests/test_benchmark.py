@@ -63,15 +63,19 @@ def test_parse_batch_sizes_and_models():
     bench.parse_models("vgg16")
 
 
-def test_time_call_counts_warmups_and_repeats():
+def test_time_interleaved_counts_warmups_and_alternates_repeats():
   calls = []
-  t = timing.time_call(lambda: calls.append(1), repeats=3, warmups=2, sync=lambda out: out)
-  assert len(calls) == 5 and len(t.seconds) == 3
-  assert t.median_seconds == sorted(t.seconds)[1]
+  fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+  t = timing.time_interleaved(fns, repeats=3, warmups=2, syncs={"a": lambda out: out,
+                                                                "b": lambda out: out})
+  # Warm-ups per competitor first, then rounds of one call each.
+  assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
+  assert set(t) == {"a", "b"} and all(len(x.seconds) == 3 for x in t.values())
+  assert t["a"].median_seconds == sorted(t["a"].seconds)[1]
   assert timing.Timing(2.0, (0.5, 0.25, 1.0)).compile_seconds == pytest.approx(1.5)
   assert timing.Timing(0.1, (0.5,)).compile_seconds == 0.0
   with pytest.raises(ValueError, match="repeats"):
-    timing.time_call(lambda: None, repeats=0)
+    timing.time_interleaved(fns, repeats=0)
 
 
 def test_markdown_report_ratio_and_memory():

@@ -2,9 +2,10 @@
 
 The entry point is ``scripts/benchmark.py``; this module holds what it runs:
 
-* :func:`time_call`: one untimed first call (for jaxviz: trace + compile +
-  run), extra warm-ups, then ``repeats`` timed calls; the median is the
-  result and ``first - median`` the compile time;
+* :func:`time_interleaved`: for each competitor one untimed first call (for
+  jaxviz: trace + compile + run) and extra warm-ups, then ``repeats`` rounds
+  of one timed call of each competitor in turn; the median is the result and
+  ``first - median`` the compile time;
 * :func:`jaxviz_methods` / :func:`torch_methods`: the measured methods
   (:data:`METHODS`) as zero-argument callables on a fixed batch;
 * :func:`run_model`: every method x batch x implementation of one model, as
@@ -96,32 +97,47 @@ class Timing:
     return max(0.0, self.first_seconds - self.median_seconds)
 
 
-def time_call(fn: Callable[[], Any], *, repeats: int, warmups: int = 2,
-              sync: Callable[[Any], Any] = jax.block_until_ready) -> Timing:
-  """Times ``fn()``: ``warmups`` untimed calls (the first one's time is kept), then repeats.
+def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int, warmups: int = 2,
+                     syncs: Mapping[str, Callable[[Any], Any]] | None = None
+                     ) -> dict[str, Timing]:
+  """Times several competitors round-robin, so that they share the machine's load.
+
+  Each ``fns[name]`` gets ``warmups`` untimed calls (the first one's time is
+  kept as its compile call); then ``repeats`` rounds each time one call of
+  every competitor, in turn. A load spike on this shared machine then slows
+  every competitor of a round instead of biasing one side of the ratio.
 
   Args:
-    fn: the work to time, with its inputs bound.
-    repeats: timed calls (the median is the result).
+    fns: competitor name -> the work to time, with its inputs bound.
+    repeats: timed calls of each competitor (the median is the result).
     warmups: untimed calls before them, >= 1; the first is the compile call.
-    sync: applied to each result before the clock stops
-      (``jax.block_until_ready`` for asynchronously dispatched JAX results).
+    syncs: competitor name -> applied to each result before the clock stops
+      (``jax.block_until_ready`` for asynchronously dispatched JAX results);
+      missing names: :func:`jax.block_until_ready`.
 
   Returns:
-    A :class:`Timing`.
+    Competitor name -> :class:`Timing`.
   """
   check_positive_int(repeats, "repeats")
   check_positive_int(warmups, "warmups")
+  syncs = dict(syncs or {})
 
-  def once() -> float:
+  def once(name: str) -> float:
+    sync = syncs.get(name, jax.block_until_ready)
     start = time.perf_counter()
-    sync(fn())
+    sync(fns[name]())
     return time.perf_counter() - start
 
-  first = once()
-  for _ in range(warmups - 1):
-    once()
-  return Timing(first, tuple(once() for _ in range(repeats)))
+  first = {}
+  for name in fns:
+    first[name] = once(name)
+    for _ in range(warmups - 1):
+      once(name)
+  seconds = {name: [] for name in fns}
+  for _ in range(repeats):
+    for name in fns:
+      seconds[name].append(once(name))
+  return {name: Timing(first[name], tuple(seconds[name])) for name in fns}
 
 
 # --------------------------------------------------------------------------
@@ -434,8 +450,8 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
               torch_threads: int | None = None) -> tuple[list[dict], dict]:
   """Times every method x batch x implementation of one model.
 
-  The three implementations run back to back for each (method, batch), on
-  the same inputs and the same targets (each image's top-1 / top-5 classes,
+  The implementations of each (method, batch) are timed round-robin (see
+  :func:`time_interleaved`) on the same inputs and the same targets (each image's top-1 / top-5 classes,
   computed once beforehand and not timed). The torch twins are first checked
   to reproduce the jaxviz logits.
 
@@ -496,21 +512,29 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
         per_impl[impl] = torch_methods(bm, twins[impl], TORCH_LAYOUTS[impl], x, targets, top5,
                                        ig_chunk_images=ig_chunk_images, with_captum=with_captum)
     for method in methods:
+      # Every competitor of this (method, batch), Captum variants included,
+      # as "impl" or "impl/variant", timed round-robin.
+      fns, syncs = {}, {}
       for impl in impls:
         fn = per_impl[impl].get(method)
-        if fn is None:
+        variants = fn if isinstance(fn, dict) else ({} if fn is None else {None: fn})
+        for variant, g in variants.items():
+          name = impl if variant is None else f"{impl}/{variant}"
+          fns[name] = g
+          syncs[name] = jax.block_until_ready if impl == "jaxviz" else (lambda out: out)
+      timings = time_interleaved(fns, repeats=repeats, warmups=warmups, syncs=syncs)
+      for impl in impls:
+        mine = {name.partition("/")[2]: t for name, t in timings.items()
+                if name.partition("/")[0] == impl}
+        if not mine:
           continue
-        sync = jax.block_until_ready if impl == "jaxviz" else (lambda out: out)
-        if isinstance(fn, dict):
-          timings = {v: time_call(g, repeats=repeats, warmups=warmups, sync=sync)
-                     for v, g in fn.items()}
-          best = min(timings, key=lambda v: timings[v].median_seconds)
-          rec = _record(bm.name, method, batch, impl, timings[best], variant=best,
+        if isinstance(per_impl[impl][method], dict):
+          best = min(mine, key=lambda v: mine[v].median_seconds)
+          rec = _record(bm.name, method, batch, impl, mine[best], variant=best,
                         variants_images_per_second={v: batch / t.median_seconds
-                                                    for v, t in timings.items()})
+                                                    for v, t in mine.items()})
         else:
-          rec = _record(bm.name, method, batch, impl,
-                        time_call(fn, repeats=repeats, warmups=warmups, sync=sync))
+          rec = _record(bm.name, method, batch, impl, mine[""])
         LOG.info("%s %s batch %d %s: %.2f images/s%s", bm.name, method, batch, impl,
                  rec["images_per_second"],
                  f" (compile {rec['compile_seconds']:.2f} s)" if impl == "jaxviz" else "")
