@@ -9,8 +9,9 @@ same weights, in PyTorch (NCHW and channels_last), checks that the PyTorch
 models reproduce the jaxviz logits (aborts otherwise), and measures images/s
 of forward, saliency, guided backprop, Grad-CAM, Integrated Gradients (32
 steps) and top-5 saliency at each batch size: the median of --repeats timed
-calls after --warmups untimed ones, the implementations taking turns call by
-call (so load spikes hit all of them); jaxviz's compile time (first call
+samples after --warmups untimed calls (a sample: enough back-to-back calls to
+fill --min_sample_seconds), the implementations taking turns sample by sample
+(so load spikes hit all of them); jaxviz's compile time (first call
 minus median) separately. With MobileNetV2 it also measures the peak memory of a
 256-step chunked IG on 8 images in a fresh subprocess.
 
@@ -42,7 +43,10 @@ _METHODS = flags.DEFINE_list("methods", list(bench.METHODS),
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "8", "32"], "Batch sizes (positive ints).")
 _MODELS = flags.DEFINE_list("models", list(bench.MODELS),
                             f"Models, from {', '.join(bench.MODELS)}.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (median reported).")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed samples per measurement (median reported).")
+_MIN_SAMPLE = flags.DEFINE_float(
+    "min_sample_seconds", 0.2, "Shortest timed sample: calls faster than this are repeated "
+    "back to back within one sample and their mean time taken (0: single calls).")
 _WARMUPS = flags.DEFINE_integer("warmups", 2, "Untimed calls before them (the first compiles).")
 _IG_CHUNK_IMAGES = flags.DEFINE_integer(
     "ig_chunk_images", 64, "Images per Integrated Gradients chunk on both sides: jaxviz "
@@ -72,9 +76,10 @@ def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, benc
   from jaxviz.bench import timing  # pylint: disable=g-import-not-at-top
   notes = [
       "Timings on this shared machine are noisy (see the load average above): each number "
-      f"is the median of {_REPEATS.value} timed calls after {_WARMUPS.value} untimed "
-      "warm-up call(s), the implementations (and Captum variants) of a method taking "
-      "turns call by call so that load spikes hit all of them; compare ratios rather than "
+      f"is the median of {_REPEATS.value} timed samples after {_WARMUPS.value} untimed "
+      f"warm-up call(s) (a sample: as many back-to-back calls as fill "
+      f"{_MIN_SAMPLE.value:g} s, at least one), the implementations (and Captum variants) of a method taking "
+      "turns sample by sample so that load spikes hit all of them; compare ratios rather than "
       "absolute numbers and rerun before drawing conclusions.",
       "jaxviz runs with default XLA settings; its compile time (first call minus median) is "
       "reported separately and excluded from images/s. PyTorch uses "
@@ -151,7 +156,7 @@ def main(argv):
     model_records, info = timing.run_model(
         bm, methods, batch_sizes, repeats=_REPEATS.value, warmups=_WARMUPS.value, impls=impls,
         with_captum=with_captum, ig_chunk_images=_IG_CHUNK_IMAGES.value,
-        torch_threads=_torch_threads())
+        torch_threads=_torch_threads(), min_sample_seconds=_MIN_SAMPLE.value)
     records += model_records
     equivalence[name] = info["equivalence"]
     wd.write_json(out / "benchmark.json", records)  # Partial results survive a crash.

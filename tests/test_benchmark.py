@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -76,6 +77,22 @@ def test_time_interleaved_counts_warmups_and_alternates_repeats():
   assert timing.Timing(0.1, (0.5,)).compile_seconds == 0.0
   with pytest.raises(ValueError, match="repeats"):
     timing.time_interleaved(fns, repeats=0)
+
+
+def test_time_interleaved_fills_short_samples_with_repeated_calls():
+  calls = []
+
+  def fast():
+    calls.append(1)
+    time.sleep(0.002)
+
+  t = timing.time_interleaved({"fast": fast}, repeats=2, warmups=1, syncs={"fast": lambda o: o},
+                              min_sample_seconds=0.02)
+  # 1 warm-up + 1 calibration call, then 2 samples of ~10 calls each.
+  assert 2 + 2 * 5 <= len(calls) <= 2 + 2 * 11
+  assert all(0.002 <= s < 0.02 for s in t["fast"].seconds)  # Seconds per call.
+  with pytest.raises(ValueError, match="min_sample_seconds"):
+    timing.time_interleaved({"fast": fast}, repeats=1, min_sample_seconds=-1.0)
 
 
 def test_markdown_report_ratio_and_memory():

@@ -28,6 +28,7 @@ import importlib
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import pathlib
 import platform
@@ -98,45 +99,55 @@ class Timing:
 
 
 def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int, warmups: int = 2,
-                     syncs: Mapping[str, Callable[[Any], Any]] | None = None
-                     ) -> dict[str, Timing]:
+                     syncs: Mapping[str, Callable[[Any], Any]] | None = None,
+                     min_sample_seconds: float = 0.0) -> dict[str, Timing]:
   """Times several competitors round-robin, so that they share the machine's load.
 
   Each ``fns[name]`` gets ``warmups`` untimed calls (the first one's time is
-  kept as its compile call); then ``repeats`` rounds each time one call of
+  kept as its compile call); then ``repeats`` rounds each take one sample of
   every competitor, in turn. A load spike on this shared machine then slows
-  every competitor of a round instead of biasing one side of the ratio.
+  every competitor of a round instead of biasing one side of the ratio. A
+  sample is one call, or as many back-to-back calls as fill
+  ``min_sample_seconds`` (calibrated on one more untimed call) divided into
+  their total time, so that millisecond calls are not timed one by one.
 
   Args:
     fns: competitor name -> the work to time, with its inputs bound.
-    repeats: timed calls of each competitor (the median is the result).
+    repeats: samples of each competitor (the median is the result).
     warmups: untimed calls before them, >= 1; the first is the compile call.
     syncs: competitor name -> applied to each result before the clock stops
       (``jax.block_until_ready`` for asynchronously dispatched JAX results);
       missing names: :func:`jax.block_until_ready`.
+    min_sample_seconds: shortest sample; 0 times single calls.
 
   Returns:
-    Competitor name -> :class:`Timing`.
+    Competitor name -> :class:`Timing` (seconds per call).
   """
   check_positive_int(repeats, "repeats")
   check_positive_int(warmups, "warmups")
+  if not min_sample_seconds >= 0:
+    raise ValueError(f"min_sample_seconds must be >= 0, got {min_sample_seconds!r}.")
   syncs = dict(syncs or {})
 
-  def once(name: str) -> float:
+  def run(name: str, calls: int = 1) -> float:
     sync = syncs.get(name, jax.block_until_ready)
     start = time.perf_counter()
-    sync(fns[name]())
-    return time.perf_counter() - start
+    for _ in range(calls):
+      sync(fns[name]())
+    return (time.perf_counter() - start) / calls
 
-  first = {}
+  first, calls = {}, {}
   for name in fns:
-    first[name] = once(name)
+    first[name] = run(name)
     for _ in range(warmups - 1):
-      once(name)
+      run(name)
+    calls[name] = 1
+    if min_sample_seconds > 0:
+      calls[name] = max(1, min(1000, math.ceil(min_sample_seconds / max(run(name), 1e-9))))
   seconds = {name: [] for name in fns}
   for _ in range(repeats):
     for name in fns:
-      seconds[name].append(once(name))
+      seconds[name].append(run(name, calls[name]))
   return {name: Timing(first[name], tuple(seconds[name])) for name in fns}
 
 
@@ -447,7 +458,8 @@ def equivalence(bm: BenchModel, twins: Mapping[str, Any], tol: float = EQUIVALEN
 def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int], *,
               repeats: int = 5, warmups: int = 2, impls: Sequence[str] = IMPLS,
               with_captum: bool = True, ig_chunk_images: int = 64,
-              torch_threads: int | None = None) -> tuple[list[dict], dict]:
+              torch_threads: int | None = None,
+              min_sample_seconds: float = 0.2) -> tuple[list[dict], dict]:
   """Times every method x batch x implementation of one model.
 
   The implementations of each (method, batch) are timed round-robin (see
@@ -465,6 +477,7 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
     with_captum: time the attribution methods on the torch side too (needs
       Captum); without it torch runs ``forward`` only.
     ig_chunk_images: images per Integrated Gradients chunk (both sides).
+    min_sample_seconds: shortest timed sample (see :func:`time_interleaved`).
     torch_threads: ``torch.set_num_threads`` value; ``None``: ``os.cpu_count()``.
       (On an oversubscribed machine PyTorch's OpenMP threads wait on each
       other at every op, and fewer threads can be many times faster.)
@@ -522,7 +535,8 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
           name = impl if variant is None else f"{impl}/{variant}"
           fns[name] = g
           syncs[name] = jax.block_until_ready if impl == "jaxviz" else (lambda out: out)
-      timings = time_interleaved(fns, repeats=repeats, warmups=warmups, syncs=syncs)
+      timings = time_interleaved(fns, repeats=repeats, warmups=warmups, syncs=syncs,
+                                 min_sample_seconds=min_sample_seconds)
       for impl in impls:
         mine = {name.partition("/")[2]: t for name, t in timings.items()
                 if name.partition("/")[0] == impl}

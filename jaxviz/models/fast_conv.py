@@ -34,9 +34,9 @@ writes them that way:
   inside a ``lax.scan``/``while`` body (chunked Integrated Gradients,
   SmoothGrad) XLA:CPU runs it about 8x slower; the explicit form is not.
 
-All take NHWC inputs and HWIO kernels, and pad exactly like
-``lax.conv_general_dilated(padding="SAME")`` (TF-style: the odd padding
-element goes after).
+All take NHWC inputs and HWIO kernels; their ``SAME`` padding is exactly
+that of ``lax.conv_general_dilated(padding="SAME")`` (TF-style: the odd
+padding element goes after).
 """
 
 from __future__ import annotations
