@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+from typing import Callable
 
 import jax
 from jax import lax
@@ -83,6 +84,15 @@ def _valid_out_size(x: jax.Array, kernel: jax.Array, stride: int) -> tuple[int, 
           (x.shape[2] - kernel.shape[1]) // stride + 1)
 
 
+def _with_vjp(forward: Callable[[jax.Array, jax.Array, int], jax.Array],
+              backward: Callable[[int, tuple[jax.Array, jax.Array], jax.Array],
+                                 tuple[jax.Array, jax.Array]]):
+  """``forward(x, kernel, stride)`` with ``backward(stride, (x, kernel), g) -> (dx, dk)``."""
+  op = jax.custom_vjp(forward, nondiff_argnums=(2,))
+  op.defvjp(lambda x, kernel, stride: (forward(x, kernel, stride), (x, kernel)), backward)
+  return op
+
+
 def _shifted_sum(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
   """VALID depthwise correlation as a sum of kh * kw shifted slices."""
   kh, kw = kernel.shape[:2]
@@ -93,16 +103,6 @@ def _shifted_sum(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
       term = _tap(x, i, j, out_h, out_w, stride) * kernel[i, j, 0]
       out = term if out is None else out + term
   return out
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _depthwise_valid(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-  """VALID depthwise conv: x [B, H, W, C], kernel [kh, kw, 1, C]."""
-  return _shifted_sum(x, kernel, stride)
-
-
-def _depthwise_valid_fwd(x, kernel, stride):
-  return _shifted_sum(x, kernel, stride), (x, kernel)
 
 
 def _depthwise_valid_bwd(stride, residuals, g):
@@ -126,7 +126,8 @@ def _depthwise_valid_bwd(stride, residuals, g):
   return dx.astype(x.dtype), dk.astype(kernel.dtype)
 
 
-_depthwise_valid.defvjp(_depthwise_valid_fwd, _depthwise_valid_bwd)
+# VALID depthwise conv: x [B, H, W, C], kernel [kh, kw, 1, C].
+_depthwise_valid = _with_vjp(_shifted_sum, _depthwise_valid_bwd)
 
 
 def depthwise_conv2d(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike,
@@ -179,16 +180,6 @@ def _few_channel_sum(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
   return out
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _few_channel_valid(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-  """VALID dense conv: x [B, H, W, I], kernel [kh, kw, I, O], small I."""
-  return _few_channel_sum(x, kernel, stride)
-
-
-def _few_channel_valid_fwd(x, kernel, stride):
-  return _few_channel_sum(x, kernel, stride), (x, kernel)
-
-
 def _few_channel_valid_bwd(stride, residuals, g):
   x, kernel = residuals
   kh, kw, in_ch, out_ch = kernel.shape
@@ -215,7 +206,8 @@ def _few_channel_valid_bwd(stride, residuals, g):
   return dx.astype(x.dtype), dk.astype(kernel.dtype)
 
 
-_few_channel_valid.defvjp(_few_channel_valid_fwd, _few_channel_valid_bwd)
+# VALID dense conv: x [B, H, W, I], kernel [kh, kw, I, O], small I.
+_few_channel_valid = _with_vjp(_few_channel_sum, _few_channel_valid_bwd)
 
 
 def few_channel_conv2d(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike,
