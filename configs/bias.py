@@ -28,12 +28,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.seed = 0  # which training images are marked
   config.num_examples = 8  # example images in the saliency figure
   if arg == "smoke":
-    config.train = train.get_config("smoke")
-    config.train.dataset = "digits"  # 8x8, bundled with scikit-learn: no asset needed
-    config.train.channels = (4, 8)
-    config.train.batch_size = 64
+    config.train = train.get_config("digits")  # 8x8, bundled with scikit-learn: no asset
     config.train.epochs = 4
-    config.train.learning_rate = 1e-2
+    config.train.max_train_examples = 2048
+    config.train.max_test_examples = 512
     config.train.checkpoint_every_steps = 100
     config.target_class = 8
     config.fraction = 1.0

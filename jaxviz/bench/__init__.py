@@ -33,28 +33,28 @@ def _dedupe(values: Iterable[Any]) -> tuple:
   return tuple(dict.fromkeys(values))
 
 
+def _parse_names(values: str | Iterable[str], valid: tuple[str, ...], kind: str
+                 ) -> tuple[str, ...]:
+  names = _as_list(values)
+  unknown = [n for n in names if n not in valid]
+  if unknown or not names:
+    what = f"Unknown {kind}(s) {unknown}" if unknown else f"No {kind} given"
+    raise ValueError(f"{what}; valid {kind}s: {', '.join(valid)}.")
+  return _dedupe(names)
+
+
 def parse_methods(values: str | Iterable[str]) -> tuple[str, ...]:
   """Validated method names (comma-separated string or list), duplicates dropped.
 
   Raises:
     ValueError: no method, or an unknown one; the message lists the valid ones.
   """
-  names = _as_list(values)
-  unknown = [n for n in names if n not in METHODS]
-  if unknown or not names:
-    what = f"Unknown method(s) {unknown}" if unknown else "No method given"
-    raise ValueError(f"{what}; valid methods: {', '.join(METHODS)}.")
-  return _dedupe(names)
+  return _parse_names(values, METHODS, "method")
 
 
 def parse_models(values: str | Iterable[str]) -> tuple[str, ...]:
   """Validated model names; the error lists the valid ones."""
-  names = _as_list(values)
-  unknown = [n for n in names if n not in MODELS]
-  if unknown or not names:
-    what = f"Unknown model(s) {unknown}" if unknown else "No model given"
-    raise ValueError(f"{what}; valid models: {', '.join(MODELS)}.")
-  return _dedupe(names)
+  return _parse_names(values, MODELS, "model")
 
 
 def parse_batch_sizes(values: str | Iterable[Any]) -> tuple[int, ...]:

@@ -37,7 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -98,9 +98,10 @@ class Timing:
     return max(0.0, self.first_seconds - self.median_seconds)
 
 
-def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int, warmups: int = 2,
-                     syncs: Mapping[str, Callable[[Any], Any]] | None = None,
-                     min_sample_seconds: float = 0.0) -> dict[str, Timing]:
+def time_interleaved(fns: Mapping[Hashable, Callable[[], Any]], *, repeats: int,
+                     warmups: int = 2,
+                     syncs: Mapping[Hashable, Callable[[Any], Any]] | None = None,
+                     min_sample_seconds: float = 0.0) -> dict[Hashable, Timing]:
   """Times several competitors round-robin, so that they share the machine's load.
 
   Each ``fns[name]`` gets ``warmups`` untimed calls (the first one's time is
@@ -129,7 +130,7 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int, warm
     raise ValueError(f"min_sample_seconds must be >= 0, got {min_sample_seconds!r}.")
   syncs = dict(syncs or {})
 
-  def run(name: str, calls: int = 1) -> float:
+  def run(name: Hashable, calls: int = 1) -> float:
     sync = syncs.get(name, jax.block_until_ready)
     start = time.perf_counter()
     for _ in range(calls):
@@ -526,29 +527,27 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
                                        ig_chunk_images=ig_chunk_images, with_captum=with_captum)
     for method in methods:
       # Every competitor of this (method, batch), Captum variants included,
-      # as "impl" or "impl/variant", timed round-robin.
+      # keyed (impl, variant or None), timed round-robin.
       fns, syncs = {}, {}
       for impl in impls:
         fn = per_impl[impl].get(method)
         variants = fn if isinstance(fn, dict) else ({} if fn is None else {None: fn})
         for variant, g in variants.items():
-          name = impl if variant is None else f"{impl}/{variant}"
-          fns[name] = g
-          syncs[name] = jax.block_until_ready if impl == "jaxviz" else (lambda out: out)
+          fns[impl, variant] = g
+          syncs[impl, variant] = jax.block_until_ready if impl == "jaxviz" else (lambda out: out)
       timings = time_interleaved(fns, repeats=repeats, warmups=warmups, syncs=syncs,
                                  min_sample_seconds=min_sample_seconds)
       for impl in impls:
-        mine = {name.partition("/")[2]: t for name, t in timings.items()
-                if name.partition("/")[0] == impl}
+        mine = {variant: t for (name, variant), t in timings.items() if name == impl}
         if not mine:
           continue
-        if isinstance(per_impl[impl][method], dict):
+        if None in mine:
+          rec = _record(bm.name, method, batch, impl, mine[None])
+        else:
           best = min(mine, key=lambda v: mine[v].median_seconds)
           rec = _record(bm.name, method, batch, impl, mine[best], variant=best,
                         variants_images_per_second={v: batch / t.median_seconds
                                                     for v, t in mine.items()})
-        else:
-          rec = _record(bm.name, method, batch, impl, mine[""])
         LOG.info("%s %s batch %d %s: %.2f images/s%s", bm.name, method, batch, impl,
                  rec["images_per_second"],
                  f" (compile {rec['compile_seconds']:.2f} s)" if impl == "jaxviz" else "")

@@ -70,9 +70,13 @@ def _check_stride(name: str, stride) -> int:
   return int(stride)
 
 
-def _tap(x: jax.Array, i: int, j: int, out_h: int, out_w: int,
-         stride: int) -> jax.Array:
-  """x[:, i + stride * o, j + stride * p, :] for o < out_h, p < out_w."""
+def strided_tap(x: jax.Array, i: int, j: int, out_h: int, out_w: int,
+                stride: int) -> jax.Array:
+  """x[:, i + stride * o, j + stride * p, :] for o < out_h, p < out_w.
+
+  The input under tap (i, j) of a window slid with ``stride``: [B, out_h,
+  out_w, C] from x [B, H, W, C].
+  """
   b, _, _, c = x.shape
   return lax.slice(x, (0, i, j, 0),
                    (b, i + (out_h - 1) * stride + 1, j + (out_w - 1) * stride + 1, c),
@@ -100,7 +104,7 @@ def _shifted_sum(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
   out = None
   for i in range(kh):
     for j in range(kw):
-      term = _tap(x, i, j, out_h, out_w, stride) * kernel[i, j, 0]
+      term = strided_tap(x, i, j, out_h, out_w, stride) * kernel[i, j, 0]
       out = term if out is None else out + term
   return out
 
@@ -120,7 +124,7 @@ def _depthwise_valid_bwd(stride, residuals, g):
                     (0, 0, 0)))
   dx = _depthwise_valid(g_full, kernel[::-1, ::-1], 1)
   dk = jnp.stack([
-      jnp.sum(_tap(x, i, j, out_h, out_w, stride) * g, axis=(0, 1, 2))
+      jnp.sum(strided_tap(x, i, j, out_h, out_w, stride) * g, axis=(0, 1, 2))
       for i in range(kh) for j in range(kw)
   ]).reshape(kernel.shape)
   return dx.astype(x.dtype), dk.astype(kernel.dtype)
@@ -173,7 +177,7 @@ def _few_channel_sum(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
   out = None
   for i in range(kh):
     for j in range(kw):
-      tap = _tap(x, i, j, out_h, out_w, stride)
+      tap = strided_tap(x, i, j, out_h, out_w, stride)
       for c in range(in_ch):
         term = tap[..., c:c + 1] * kernel[i, j, c]
         out = term if out is None else out + term
@@ -200,7 +204,7 @@ def _few_channel_valid_bwd(stride, residuals, g):
                         (0, 0, 0)))
       dx = placed if dx is None else dx + placed
   dk = jnp.stack([
-      jnp.dot(_tap(x, i, j, out_h, out_w, stride).reshape(-1, in_ch).T, g_rows)
+      jnp.dot(strided_tap(x, i, j, out_h, out_w, stride).reshape(-1, in_ch).T, g_rows)
       for i in range(kh) for j in range(kw)
   ]).reshape(kernel.shape)
   return dx.astype(x.dtype), dk.astype(kernel.dtype)

@@ -23,19 +23,16 @@ import numbers
 
 import flax.linen as nn
 import jax
-from jax import lax
 import jax.numpy as jnp
 
 from jaxviz.models import conv_ops
+from jaxviz.models import fast_conv
 
 
 def _window_taps(x: jax.Array, window: int) -> list[jax.Array]:
   """x[:, i::window, j::window] for each (i, j) of a window, row-major."""
-  b, h, w, c = x.shape
-  out_h, out_w = h // window, w // window
-  return [lax.slice(x, (0, i, j, 0),
-                    (b, i + (out_h - 1) * window + 1, j + (out_w - 1) * window + 1, c),
-                    (1, window, window, 1))
+  out_h, out_w = x.shape[1] // window, x.shape[2] // window
+  return [fast_conv.strided_tap(x, i, j, out_h, out_w, window)
           for i in range(window) for j in range(window)]
 
 
