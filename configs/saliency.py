@@ -26,7 +26,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.models = ("mobilenet_v2", "small_cnn")
   config.methods = METHODS
   config.seed = 0  # SmoothGrad noise
-  config.reduction = "max_abs"  # channel reduction: max_abs | sum_abs | signed | l2
+  # Channel reduction: max_abs | max_abs_signed | sum_abs | signed | l2.
+  config.reduction = "max_abs"
   config.percentile = 99.0  # display scaling: 1 = this percentile of each map
   config.cmap = "inferno"
   config.alpha = 0.65  # heatmap opacity over the dimmed grayscale image

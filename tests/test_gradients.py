@@ -220,6 +220,7 @@ def test_reduce_channels():
   np.testing.assert_allclose(reductions.reduce_channels(attr), [4.0, 2.0])
   np.testing.assert_allclose(reductions.reduce_channels(attr, "sum_abs"), [8.0, 2.5])
   np.testing.assert_allclose(reductions.reduce_channels(attr, "signed"), [0.0, -1.5])
+  np.testing.assert_allclose(reductions.reduce_channels(attr, "max_abs_signed"), [-4.0, -2.0])
   np.testing.assert_allclose(reductions.reduce_channels(attr, "l2"),
                              [np.sqrt(26.0), np.sqrt(4.25)], rtol=1e-6)
   with pytest.raises(ValueError, match="Unknown channel reduction"):

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from jaxviz.attribution import gradients
 
-REDUCTIONS = ("max_abs", "sum_abs", "signed", "l2")
+REDUCTIONS = ("max_abs", "max_abs_signed", "sum_abs", "signed", "l2")
 
 
 def _check_reduction(method: str) -> None:
@@ -33,8 +33,9 @@ def reduce_channels(attr: jax.typing.ArrayLike, method: str = "max_abs") -> jax.
   Args:
     attr: attributions [..., C], e.g. [B, H, W, C] or [B, T, H, W, C].
     method: ``"max_abs"`` (``max_c |a_c|``, Simonyan et al.'s choice),
-      ``"sum_abs"`` (``sum_c |a_c|``), ``"signed"`` (``sum_c a_c``) or
-      ``"l2"`` (``sqrt(sum_c a_c^2)``).
+      ``"max_abs_signed"`` (``a_c`` of the channel with the largest ``|a_c|``,
+      its sign kept), ``"sum_abs"`` (``sum_c |a_c|``), ``"signed"``
+      (``sum_c a_c``) or ``"l2"`` (``sqrt(sum_c a_c^2)``).
 
   Returns:
     The reduced map [...], e.g. [B, H, W].
@@ -48,6 +49,9 @@ def reduce_channels(attr: jax.typing.ArrayLike, method: str = "max_abs") -> jax.
   attr = jnp.asarray(attr)
   if method == "max_abs":
     return jnp.max(jnp.abs(attr), axis=-1)
+  if method == "max_abs_signed":
+    index = jnp.argmax(jnp.abs(attr), axis=-1)[..., None]
+    return jnp.take_along_axis(attr, index, axis=-1)[..., 0]
   if method == "sum_abs":
     return jnp.sum(jnp.abs(attr), axis=-1)
   if method == "signed":

@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxviz import validation
+from jaxviz.attribution import reductions
 
 ORIGINAL = "original"
 
@@ -108,8 +109,7 @@ def reduce_map(attr: jax.typing.ArrayLike, *, absolute: bool = True) -> jax.Arra
   if attr.ndim not in (3, 4):
     raise ValueError(f"attribution must be [B, H, W, C] or [B, H, W], got shape {attr.shape}.")
   if attr.ndim == 4:
-    index = jnp.argmax(jnp.abs(attr), axis=-1)[..., None]
-    attr = jnp.take_along_axis(attr, index, axis=-1)[..., 0]
+    return reductions.reduce_channels(attr, "max_abs" if absolute else "max_abs_signed")
   return jnp.abs(attr) if absolute else attr
 
 

@@ -21,7 +21,7 @@ from jaxviz.inspect import features
 from jaxviz.inspect import top_activations
 from jaxviz.models import taps
 from jaxviz.plotting import inspect_plots
-from jaxviz.runs import weights as weights_run
+from jaxviz.runs import train as train_run
 
 LOG = logging.getLogger(__name__)
 
@@ -82,10 +82,10 @@ def run(config, workdir: pathlib.Path) -> dict:
   "skipped: <reason>").
   """
   workdir = pathlib.Path(workdir)
-  model, params, meta = weights_run.trained_small_model(config.cnn_train, config.cnn_workdir,
+  model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
                                                         workdir, "cnn")
   variables = {"params": params}
-  test = weights_run.load_test_split(config.cnn_train, config.max_images)
+  test = train_run.load_test_split(config.cnn_train, config.max_images)
   if not 0 <= config.image_index < len(test):
     raise ValueError(f"image_index {config.image_index} out of range for {len(test)} images.")
   cnn_layers, top_layers = list(config.cnn_layers), list(config.top_layers)

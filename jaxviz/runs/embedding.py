@@ -18,7 +18,7 @@ from jaxviz import workdir as wd
 from jaxviz.inspect import embeddings
 from jaxviz.inspect import features
 from jaxviz.plotting import inspect_plots
-from jaxviz.runs import weights as weights_run
+from jaxviz.runs import train as train_run
 
 LOG = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ def run(config, workdir: pathlib.Path) -> dict:
   in ``knn5_agreement_pca``, ``num_images``, ``layer``, ``feature_dim``.
   """
   workdir = pathlib.Path(workdir)
-  model, params, meta = weights_run.trained_small_model(config.cnn_train, config.cnn_workdir,
+  model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
                                                         workdir, "cnn")
-  test = weights_run.load_test_split(config.cnn_train)
+  test = train_run.load_test_split(config.cnn_train)
   if not embeddings.min_points_for_perplexity(config.perplexity) <= config.num_images <= len(test):
     raise ValueError(
         f"num_images must be in [{embeddings.min_points_for_perplexity(config.perplexity)}, "

@@ -50,7 +50,7 @@ from jaxviz.attribution.occlusion import occlusion
 from jaxviz.attribution.smoothgrad import smoothgrad
 from jaxviz.models import taps
 from jaxviz.plotting import heatmaps
-from jaxviz.runs import weights as weights_run
+from jaxviz.runs import train as train_run
 
 LOG = logging.getLogger(__name__)
 
@@ -166,9 +166,9 @@ def pick_test_images(labels: np.ndarray, count: int) -> np.ndarray:
 
 def load_small_cnn(config, model_config, workdir: pathlib.Path) -> ModelInputs:
   """The trained small CNN (trained now if absent) and one test image per class."""
-  model, params, meta = weights_run.trained_small_model(config.cnn_train, config.cnn_workdir,
+  model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
                                                         workdir, "cnn")
-  test = weights_run.load_test_split(config.cnn_train)
+  test = train_run.load_test_split(config.cnn_train)
   idx = pick_test_images(test.labels, model_config.num_images)
   x = meta.preprocess(test.images[idx])
   names = [f"test #{i}" for i in idx]

@@ -50,7 +50,7 @@ from jaxviz.models import registry
 from jaxviz.models import taps
 from jaxviz.plotting import attribution_extras
 from jaxviz.runs import segmentation as segmentation_run
-from jaxviz.runs import weights as weights_run
+from jaxviz.runs import train as train_run
 
 LOG = logging.getLogger(__name__)
 METHODS = ("gradient", "guided_backprop", "grad_cam", "integrated_gradients", "smoothgrad")
@@ -182,9 +182,9 @@ def undefined_as_none(correlations: Mapping[str, Mapping[str, float]],
 def _model_and_images(name: str, config, settings, workdir: pathlib.Path):
   """``(model, params, meta, x [B, H, W, C], captions)`` of one configured model."""
   if name in segmentation_run.CNN_MODELS:
-    model, params, meta = weights_run.trained_small_model(config.cnn_train, config.cnn_workdir,
+    model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
                                                           workdir, "cnn")
-    test = weights_run.load_test_split(config.cnn_train, settings.num_images)
+    test = train_run.load_test_split(config.cnn_train, settings.num_images)
     captions = [f"test[{i}] (label {test.class_names[y]})" for i, y in enumerate(test.labels)]
     return model, params, meta, meta.preprocess(test.images), captions
   model, params, meta = registry.load_model(name, path=settings.weights or None)

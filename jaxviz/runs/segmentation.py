@@ -33,7 +33,7 @@ from jaxviz.attribution import segmentation
 from jaxviz.attribution.smoothgrad import smoothgrad
 from jaxviz.models import registry
 from jaxviz.plotting import attribution_extras
-from jaxviz.runs import weights as weights_run
+from jaxviz.runs import train as train_run
 
 LOG = logging.getLogger(__name__)
 PHOTOS = "sample_images_imagenet"
@@ -84,9 +84,9 @@ def load_model_and_images(config, workdir: pathlib.Path, max_images: int):
     if max_images < 1:
       raise ValueError(f"max_images must be >= 1 for {config.model} (test images), got "
                        f"{max_images}.")
-    model, params, meta = weights_run.trained_small_model(config.cnn_train, config.cnn_workdir,
+    model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
                                                           workdir, "cnn")
-    test = weights_run.load_test_split(config.cnn_train, max_images)
+    test = train_run.load_test_split(config.cnn_train, max_images)
     names = [f"test[{i}] (label {test.class_names[y]})" for i, y in enumerate(test.labels)]
     return model, params, meta, meta.preprocess(test.images), names
   model, params, meta = registry.load_model(config.model, path=config.weights or None)

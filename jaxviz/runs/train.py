@@ -80,3 +80,27 @@ def ensure_trained(config, workdir: pathlib.Path):
     from jaxviz import experiment  # pylint: disable=g-import-not-at-top
     experiment.execute(run, config, workdir)
   return checkpoint.load_trained(workdir)
+
+
+def trained_small_model(train_config, model_workdir: str, run_workdir: pathlib.Path,
+                        default_name: str):
+  """``(model, params, meta)`` trained in ``model_workdir`` (trained now if absent).
+
+  Args:
+    train_config: a ``configs/train.py`` config.
+    model_workdir: the training workdir (``~`` expanded); "" means
+      ``run_workdir / default_name``.
+    run_workdir: the calling run's workdir.
+    default_name: sub-folder name used when ``model_workdir`` is "".
+  """
+  path = pathlib.Path(model_workdir).expanduser() if model_workdir else run_workdir / default_name
+  return ensure_trained(train_config, path)
+
+
+def load_test_split(train_config, max_images: int = 0):
+  """The test split of the dataset the model was trained on (first ``max_images``; 0 = all)."""
+  ds = load_in_memory(train_config.dataset, "test", train_config.data_dir)
+  if max_images and max_images < len(ds):
+    ds = data.Dataset(images=ds.images[:max_images], labels=ds.labels[:max_images],
+                      class_names=ds.class_names, name=ds.name)
+  return ds

@@ -1,8 +1,4 @@
-"""Weights as images: small-CNN filters, linear class templates, MobileNetV2 filters.
-
-Also holds the helpers the inspection runs share: the trained small model
-(trained on demand) and its dataset's test split.
-"""
+"""Weights as images: small-CNN filters, linear class templates, MobileNetV2 filters."""
 
 from __future__ import annotations
 
@@ -12,7 +8,6 @@ import pathlib
 import numpy as np
 
 from jaxviz import assets
-from jaxviz import data
 from jaxviz import training
 from jaxviz import workdir as wd
 from jaxviz.inspect import weights
@@ -20,31 +15,6 @@ from jaxviz.plotting import inspect_plots
 from jaxviz.runs import train
 
 LOG = logging.getLogger(__name__)
-
-
-def trained_small_model(train_config, model_workdir: str, run_workdir: pathlib.Path,
-                        default_name: str):
-  """``(model, params, meta)`` trained in ``model_workdir`` (trained now if absent).
-
-  Args:
-    train_config: a ``configs/train.py`` config.
-    model_workdir: the training workdir (``~`` expanded); "" means
-      ``run_workdir / default_name``.
-    run_workdir: the calling run's workdir.
-    default_name: sub-folder name used when ``model_workdir`` is "".
-  """
-  path = pathlib.Path(model_workdir).expanduser() if model_workdir else run_workdir / default_name
-  return train.ensure_trained(train_config, path)
-
-
-def load_test_split(train_config, max_images: int = 0):
-  """The test split of the dataset the model was trained on (first ``max_images``; 0 = all)."""
-  kwargs = {"data_dir": train_config.data_dir} if train_config.data_dir else {}
-  ds = data.load_dataset(train_config.dataset, "test", **kwargs)
-  if max_images and max_images < len(ds):
-    ds = data.Dataset(images=ds.images[:max_images], labels=ds.labels[:max_images],
-                      class_names=ds.class_names, name=ds.name)
-  return ds
 
 
 def template_correlations(templates: np.ndarray, images: np.ndarray,
@@ -102,8 +72,8 @@ def run(config, workdir: pathlib.Path) -> dict:
   ``mobilenet`` (``status`` "ok" or "skipped: <reason>").
   """
   workdir = pathlib.Path(workdir)
-  _, cnn_params, _ = trained_small_model(config.cnn_train, config.cnn_workdir, workdir, "cnn")
-  linear, linear_params, linear_meta = trained_small_model(
+  _, cnn_params, _ = train.trained_small_model(config.cnn_train, config.cnn_workdir, workdir, "cnn")
+  linear, linear_params, linear_meta = train.trained_small_model(
       config.linear_train, config.linear_workdir, workdir, "linear")
 
   conv1 = np.asarray(weights.layer_kernel(cnn_params, "conv1"))
@@ -120,7 +90,7 @@ def run(config, workdir: pathlib.Path) -> dict:
 
   kernel = np.asarray(weights.layer_kernel(linear_params, "logits"))
   templates = np.asarray(weights.class_templates(kernel, linear_meta.input_shape))
-  test = load_test_split(config.linear_train)
+  test = train.load_test_split(config.linear_train)
   x = train.to_inputs(test.images)
   accuracy = float(np.mean(training.predict_labels(linear, linear_params, x) == test.labels))
   corr = template_correlations(templates, x, test.labels)
