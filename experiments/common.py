@@ -8,10 +8,14 @@ from absl import logging
 from ml_collections import config_flags
 
 from jaxviz import experiment
+from jaxviz import malloc
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for figures, arrays and summary.json.")
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                           lock_config=True)
+_TUNE_MALLOC = flags.DEFINE_bool(
+    "tune_malloc", True, "Let glibc's malloc keep and reuse freed memory (jaxviz.malloc): "
+    "faster on CPU, but the process keeps its peak memory until it exits.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -22,6 +26,8 @@ def main(run):
     if len(argv) > 1:
       raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.INFO)
+    if _TUNE_MALLOC.value:
+      malloc.tune_glibc_malloc()  # Before JAX starts its worker threads.
     summary = experiment.execute(run, _CONFIG.value, _WORKDIR.value)
     metrics = {k: v for k, v in summary.items()
                if k not in ("config", "versions", "devices") and not isinstance(v, (dict, list))}

@@ -18,6 +18,8 @@ minus median) separately. With MobileNetV2 it also measures the peak memory of a
 Writes DIR/benchmark.json (a list of records {"model", "method", "batch",
 "impl", "images_per_second", "compile_seconds", ...}) and DIR/benchmark.md.
 Without torch/captum only the jaxviz side runs (install: pip install -e .[bench]).
+--tune_malloc runs both sides with glibc's malloc tuned (see jaxviz/malloc.py);
+the report's machine section names the allocator.
 Timings on a shared machine are noisy: compare medians, and rerun.
 """
 
@@ -56,6 +58,9 @@ _TORCH_THREADS = flags.DEFINE_integer(
     "torch_threads", 0, "torch.set_num_threads value; 0 (default): os.cpu_count(). On an "
     "oversubscribed machine PyTorch's OpenMP threads wait on each other at every op; 1 can "
     "then be much faster.")
+_TUNE_MALLOC = flags.DEFINE_bool(
+    "tune_malloc", False, "Tune glibc's malloc to keep and reuse freed memory "
+    "(jaxviz.malloc.tune_glibc_malloc) before anything runs; one process, so both sides get it.")
 _TORCH = flags.DEFINE_bool("torch", True, "Also time Captum/PyTorch (needs the bench extra).")
 _IG_MEMORY = flags.DEFINE_bool("ig_memory", True, "Measure the peak memory of a 256-step IG "
                                "on 8 MobileNetV2 images (when mobilenet_v2 is benchmarked).")
@@ -134,6 +139,9 @@ def main(argv):
       bench.check_positive_int(value, name)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
+  if _TUNE_MALLOC.value:
+    from jaxviz import malloc  # pylint: disable=g-import-not-at-top
+    malloc.tune_glibc_malloc()  # Before JAX starts its worker threads.
   from jaxviz.bench import timing  # pylint: disable=g-import-not-at-top  (imports JAX)
   logging.set_verbosity(logging.INFO)
   if _DATA_DIR.value:
@@ -163,7 +171,8 @@ def main(argv):
   if _IG_MEMORY.value and "mobilenet_v2" in models:
     logging.info("Measuring the peak memory of a 256-step IG on 8 MobileNetV2 images...")
     memory = timing.ig_peak_memory("mobilenet_v2", batch=8, steps=256,
-                                   chunk_size=_IG_MEMORY_CHUNK.value)
+                                   chunk_size=_IG_MEMORY_CHUNK.value,
+                                   tune_malloc=_TUNE_MALLOC.value)
     records.append(memory)
     print(f"IG 256 steps, batch 8, chunk_size {memory['chunk_size']}: peak memory "
           f"{memory['peak_memory_gib']:.2f} GiB (target < {memory['target_gib']:g} GiB: "

@@ -13,6 +13,7 @@ import pytest
 
 from jaxviz import attribution
 from jaxviz import bench
+from jaxviz import malloc
 from jaxviz.bench import timing
 from jaxviz.models import mobilenet
 
@@ -218,6 +219,7 @@ def test_script_end_to_end(tmp_path):
   md = (tmp_path / "benchmark.md").read_text()
   assert "| forward | 1 |" in md and "| saliency | 2 |" in md
   assert "nn.ReLU subclass" in md and "cores: " in md and "torch: " in md
+  assert f"malloc: {malloc.malloc_description()}" in md
 
 
 def test_script_rejects_unknown_method(tmp_path):
@@ -242,17 +244,20 @@ def test_script_without_torch_names_the_extra_and_runs_jaxviz(tmp_path):
     (blocked / f"{name}.py").write_text(f"raise ImportError('{name} blocked by the test')\n")
   out_dir = tmp_path / "out"
   proc = _run_script(out_dir, "--models=small_cnn", "--batch_sizes=1", "--repeats=1",
-                     "--warmups=1", "--methods=forward",
+                     "--warmups=1", "--methods=forward", "--tune_malloc",
                      env_extra={"PYTHONPATH": os.pathsep.join([str(blocked), str(ROOT)])})
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "pip install -e .[bench]" in proc.stdout + proc.stderr
   records = json.loads((out_dir / "benchmark.json").read_text())
   assert [(r["impl"], r["method"], r["batch"]) for r in records] == [("jaxviz", "forward", 1)]
-  assert "pip install -e .[bench]" in (out_dir / "benchmark.md").read_text()
+  md = (out_dir / "benchmark.md").read_text()
+  assert "pip install -e .[bench]" in md
+  if malloc._glibc() is not None:
+    assert "malloc: glibc, tuned: arena_max=1" in md
 
 
 def test_ig_peak_memory_in_subprocess():
-  rec = timing.ig_peak_memory("small_cnn", batch=2, steps=4, chunk_size=2)
+  rec = timing.ig_peak_memory("small_cnn", batch=2, steps=4, chunk_size=2, tune_malloc=True)
   assert rec["method"] == "ig4_peak_memory" and rec["impl"] == "jaxviz"
   assert 0.05 < rec["peak_before_ig_gib"] <= rec["peak_memory_gib"] < 64
   assert rec["within_target"] == (rec["peak_memory_gib"] < 4.0)

@@ -46,6 +46,7 @@ import numpy as np
 from jaxviz import assets
 from jaxviz import attribution
 from jaxviz import data
+from jaxviz import malloc
 from jaxviz.attribution.integrated_gradients import integrated_gradients
 from jaxviz.bench import GRAD_CAM_LAYERS
 from jaxviz.bench import IMPLS
@@ -572,12 +573,16 @@ def peak_rss_gib() -> float:
 
 
 def ig_memory_child(model: str, batch: int, steps: int, chunk_size: int,
-                    small_cnn_workdir: str | None = None) -> dict[str, Any]:
+                    small_cnn_workdir: str | None = None,
+                    tune_malloc: bool = False) -> dict[str, Any]:
   """Runs one chunked IG in this process; returns its time and peak memory.
 
   Meant to run in a fresh subprocess (see :func:`ig_peak_memory`) so that the
-  high-water mark is IG's alone.
+  high-water mark is IG's alone; ``tune_malloc`` applies
+  :func:`jaxviz.malloc.tune_glibc_malloc` first.
   """
+  if tune_malloc:
+    malloc.tune_glibc_malloc()
   bm = load_bench_model(model, small_cnn_workdir=small_cnn_workdir)
   x = jnp.asarray(batch_inputs(bm.images, batch))
   targets, _ = top_targets(bm, np.asarray(x), k=1)
@@ -591,12 +596,14 @@ def ig_memory_child(model: str, batch: int, steps: int, chunk_size: int,
 
 def ig_peak_memory(model: str = "mobilenet_v2", *, batch: int = 8, steps: int = 256,
                    chunk_size: int = 8, small_cnn_workdir: str | None = None,
-                   timeout: float | None = None) -> dict[str, Any]:
+                   tune_malloc: bool = False, timeout: float | None = None
+                   ) -> dict[str, Any]:
   """Peak process memory of jaxviz's chunked IG, measured in a fresh subprocess.
 
   The child loads the model, runs ``integrated_gradients`` (``steps`` path
   points, ``chunk_size`` at a time) on ``batch`` images and reports its
-  ``VmHWM`` (the whole process: Python, JAX, the weights and IG).
+  ``VmHWM`` (the whole process: Python, JAX, the weights and IG), with
+  glibc's malloc tuned first (:mod:`jaxviz.malloc`) when ``tune_malloc``.
 
   Returns:
     A record ``{"model", "method": "ig256_peak_memory" (for 256 steps, else
@@ -613,7 +620,8 @@ def ig_peak_memory(model: str = "mobilenet_v2", *, batch: int = 8, steps: int = 
   for value, name in ((batch, "batch"), (steps, "steps"), (chunk_size, "chunk_size")):
     check_positive_int(value, name)
   args = {"model": model, "batch": int(batch), "steps": int(steps),
-          "chunk_size": int(chunk_size), "small_cnn_workdir": small_cnn_workdir}
+          "chunk_size": int(chunk_size), "small_cnn_workdir": small_cnn_workdir,
+          "tune_malloc": bool(tune_malloc)}
   code = ("import json, sys\n"
           "from jaxviz.bench import timing\n"
           f"print({_RESULT_MARKER!r} + json.dumps(timing.ig_memory_child(**json.loads(sys.argv[1]))))")
@@ -668,6 +676,7 @@ def machine_info() -> dict[str, Any]:
       "python": platform.python_version(),
       "jax_backend": jax.default_backend(),
       "xla_flags": os.environ.get("XLA_FLAGS", "(default)"),
+      "malloc": malloc.malloc_description(),
   }
   for package in ("jax", "jaxlib", "flax", "numpy", "torch", "captum"):
     info[package] = _version(package)
