@@ -15,7 +15,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config fil
                                           lock_config=True)
 _TUNE_MALLOC = flags.DEFINE_bool(
     "tune_malloc", True, "Let glibc's malloc keep and reuse freed memory (jaxviz.malloc): "
-    "faster on CPU, but the process keeps its peak memory until it exits.")
+    "fewer page faults on CPU, but the process keeps its peak heap until it exits.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -30,7 +30,8 @@ def main(run):
       malloc.tune_glibc_malloc()  # Before JAX starts its worker threads.
     summary = experiment.execute(run, _CONFIG.value, _WORKDIR.value)
     metrics = {k: v for k, v in summary.items()
-               if k not in ("config", "versions", "devices") and not isinstance(v, (dict, list))}
+               if k not in ("config", "versions", "devices", "malloc")
+               and not isinstance(v, (dict, list))}
     logging.info("Summary: %s", metrics)
 
   app.run(_main)

@@ -3,7 +3,7 @@
 A run is a library function ``run(config, workdir) -> metrics`` (see
 ``jaxviz.runs``). :func:`execute` calls it and writes ``summary.json`` with
 the run's named metrics at the top level, plus the resolved config, package
-versions, devices and wall time. Figures (PNG) and arrays (npz) are written by
+versions, devices, the allocator and wall time. Figures (PNG) and arrays (npz) are written by
 the run itself through :mod:`jaxviz.workdir` (atomic).
 """
 
@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 import jax
 
+from jaxviz import malloc
 from jaxviz import workdir as wd
 
 SUMMARY = "summary.json"
@@ -61,6 +62,7 @@ def execute(run: Callable[[Any, pathlib.Path], Mapping[str, Any]], config,
       "versions": versions(),
       "backend": jax.default_backend(),
       "devices": [str(d) for d in jax.devices()],
+      "malloc": malloc.malloc_description(),
       "wall_seconds": time.time() - start,
   })
   wd.write_json(workdir / SUMMARY, summary)

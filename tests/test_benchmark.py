@@ -252,7 +252,7 @@ def test_script_without_torch_names_the_extra_and_runs_jaxviz(tmp_path):
   assert [(r["impl"], r["method"], r["batch"]) for r in records] == [("jaxviz", "forward", 1)]
   md = (out_dir / "benchmark.md").read_text()
   assert "pip install -e .[bench]" in md
-  if malloc._glibc() is not None:
+  if malloc._glibc() is not None and malloc.preloaded_allocator() is None:
     assert "malloc: glibc, tuned: arena_max=1" in md
 
 
@@ -261,5 +261,7 @@ def test_ig_peak_memory_in_subprocess():
   assert rec["method"] == "ig4_peak_memory" and rec["impl"] == "jaxviz"
   assert 0.05 < rec["peak_before_ig_gib"] <= rec["peak_memory_gib"] < 64
   assert rec["within_target"] == (rec["peak_memory_gib"] < 4.0)
+  if malloc._glibc() is not None and malloc.preloaded_allocator() is None:
+    assert rec["malloc"].startswith("glibc, tuned: arena_max=1")
   with pytest.raises(ValueError, match="steps must be a positive int"):
     timing.ig_peak_memory("small_cnn", steps=0)

@@ -1,5 +1,6 @@
 """Tests of jaxviz.malloc (each tuning runs in a fresh subprocess: it is process-wide)."""
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -9,17 +10,21 @@ import pytest
 
 from jaxviz import malloc
 
-glibc_only = pytest.mark.skipif(malloc._glibc() is None, reason="needs glibc on Linux")
+glibc_only = pytest.mark.skipif(malloc._glibc() is None or malloc.preloaded_allocator() is not None,
+                                reason="needs glibc's malloc on Linux (no other one preloaded)")
 
 # Allocates, touches and frees a 64 MiB block 8 times from a worker thread (as
-# XLA:CPU does) and prints the minor page faults of the last 7 rounds.
+# XLA:CPU does) and prints the minor page faults of the last 7 rounds. Huge
+# pages are disabled so that a fault is one 4 KiB page whatever the THP mode.
 _FAULTS_SCRIPT = textwrap.dedent("""
     import ctypes, resource, sys, threading
     from jaxviz import malloc
+    libc = ctypes.CDLL(None)
+    assert libc.prctl(41, 1, 0, 0, 0) == 0  # PR_SET_THP_DISABLE
     if sys.argv[1] == "tuned":
       assert malloc.tune_glibc_malloc()
-    libc = ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
     size = 64 << 20
     faults = []
@@ -70,9 +75,13 @@ def test_warns_when_jax_already_runs():
 
 
 def test_a_preloaded_allocator_is_left_alone(monkeypatch):
+  calls = []
+  fake_libc = type("FakeLibc", (), {"mallopt": lambda self, *args: calls.append(args) or 1})
+  monkeypatch.setattr(malloc, "_glibc", fake_libc)
   monkeypatch.setenv("LD_PRELOAD", "/opt/lib/libtcmalloc_minimal.so.4")
   assert malloc.preloaded_allocator() == "/opt/lib/libtcmalloc_minimal.so.4"
   assert not malloc.tune_glibc_malloc()
+  assert not calls
   assert malloc.malloc_description() == "libtcmalloc_minimal.so.4 (LD_PRELOAD)"
 
 
@@ -83,13 +92,22 @@ def test_no_preloaded_allocator(monkeypatch):
   assert malloc.preloaded_allocator() is None
 
 
-@glibc_only
-def test_experiment_scripts_tune_malloc_before_jax_starts(tmp_path):
+def _train_digits(workdir, *flags):
   root = pathlib.Path(__file__).resolve().parents[1]
   result = subprocess.run(
-      [sys.executable, "-m", "experiments.weights", "--config=configs/weights.py:smoke",
-       f"--workdir={tmp_path}"], capture_output=True, text=True, cwd=root, check=False)
+      [sys.executable, "-m", "experiments.train", "--config=configs/train.py:digits",
+       "--config.epochs=1", f"--workdir={workdir}", *flags],
+      capture_output=True, text=True, cwd=root, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert (tmp_path / "summary.json").exists()
-  assert "Malloc: glibc, tuned: arena_max=1" in result.stderr
-  assert "already started its CPU backend" not in result.stderr
+  return result.stderr, json.loads((workdir / "summary.json").read_text())
+
+
+@glibc_only
+def test_experiment_scripts_tune_malloc_before_jax_starts(tmp_path):
+  log, summary = _train_digits(tmp_path / "tuned")
+  assert "Malloc: glibc, tuned: arena_max=1" in log
+  assert "already started its CPU backend" not in log
+  assert summary["malloc"].startswith("glibc, tuned: arena_max=1")
+  log, summary = _train_digits(tmp_path / "default", "--notune_malloc")
+  assert "Malloc: " not in log
+  assert summary["malloc"].startswith("glibc (default settings)")

@@ -85,3 +85,27 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
   (tmp_path / "checkpoint" / checkpoint.FINAL_FILE).write_bytes(b"\x00garbage")
   with pytest.raises(ValueError, match="corrupt checkpoint"):
     checkpoint.load_trained(tmp_path)
+
+
+def test_load_test_split_materialises_sources_and_limits(monkeypatch):
+  full = train.data.Dataset(images=np.arange(5 * 4, dtype=np.uint8).reshape(5, 2, 2, 1),
+                            labels=np.arange(5, dtype=np.int32) % 2, class_names=("a", "b"),
+                            name="toy/test")
+
+  class Source:  # A TFDS-like source: no .images until materialised.
+    def __len__(self):
+      return len(full.labels)
+
+    def to_dataset(self):
+      return full
+
+  requests = []
+  monkeypatch.setattr(train.data, "load_dataset",
+                      lambda name, split, data_dir=None: requests.append((name, split)) or Source())
+  config = train_config.get_config("digits")
+  test = train.load_test_split(config, max_images=3)
+  assert requests == [(config.dataset, "test")]
+  np.testing.assert_array_equal(test.images, full.images[:3])
+  np.testing.assert_array_equal(test.labels, full.labels[:3])
+  assert test.class_names == ("a", "b") and test.name == "toy/test"
+  assert train.load_test_split(config) is full

@@ -591,7 +591,8 @@ def ig_memory_child(model: str, batch: int, steps: int, chunk_size: int,
   jax.block_until_ready(integrated_gradients(
       bm.f, x, jnp.asarray(targets), steps=steps, chunk_size=chunk_size, method=IG_METHOD))
   seconds = time.perf_counter() - start
-  return {"peak_memory_gib": peak_rss_gib(), "peak_before_ig_gib": before, "seconds": seconds}
+  return {"peak_memory_gib": peak_rss_gib(), "peak_before_ig_gib": before, "seconds": seconds,
+          "malloc": malloc.malloc_description()}
 
 
 def ig_peak_memory(model: str = "mobilenet_v2", *, batch: int = 8, steps: int = 256,
@@ -609,7 +610,8 @@ def ig_peak_memory(model: str = "mobilenet_v2", *, batch: int = 8, steps: int = 
     A record ``{"model", "method": "ig256_peak_memory" (for 256 steps, else
     "ig<steps>_peak_memory"), "batch", "impl": "jaxviz", "peak_memory_gib",
     "peak_before_ig_gib", "seconds" (IG wall time including compilation),
-    "steps", "chunk_size", "target_gib", "within_target",
+    "steps", "chunk_size", "target_gib", "within_target", "malloc" (the
+    child's allocator, see :func:`jaxviz.malloc.malloc_description`),
     "images_per_second": None, "compile_seconds": None}``.
 
   Raises:

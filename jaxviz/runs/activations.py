@@ -83,7 +83,7 @@ def run(config, workdir: pathlib.Path) -> dict:
   """
   workdir = pathlib.Path(workdir)
   model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
-                                                        workdir, "cnn")
+                                                      workdir, "cnn")
   variables = {"params": params}
   test = train_run.load_test_split(config.cnn_train, config.max_images)
   if not 0 <= config.image_index < len(test):

@@ -32,7 +32,7 @@ def run(config, workdir: pathlib.Path) -> dict:
   """
   workdir = pathlib.Path(workdir)
   model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
-                                                        workdir, "cnn")
+                                                      workdir, "cnn")
   test = train_run.load_test_split(config.cnn_train)
   if not embeddings.min_points_for_perplexity(config.perplexity) <= config.num_images <= len(test):
     raise ValueError(

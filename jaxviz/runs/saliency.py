@@ -167,7 +167,7 @@ def pick_test_images(labels: np.ndarray, count: int) -> np.ndarray:
 def load_small_cnn(config, model_config, workdir: pathlib.Path) -> ModelInputs:
   """The trained small CNN (trained now if absent) and one test image per class."""
   model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
-                                                        workdir, "cnn")
+                                                      workdir, "cnn")
   test = train_run.load_test_split(config.cnn_train)
   idx = pick_test_images(test.labels, model_config.num_images)
   x = meta.preprocess(test.images[idx])

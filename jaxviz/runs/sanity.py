@@ -183,7 +183,7 @@ def _model_and_images(name: str, config, settings, workdir: pathlib.Path):
   """``(model, params, meta, x [B, H, W, C], captions)`` of one configured model."""
   if name in segmentation_run.CNN_MODELS:
     model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
-                                                          workdir, "cnn")
+                                                        workdir, "cnn")
     test = train_run.load_test_split(config.cnn_train, settings.num_images)
     captions = [f"test[{i}] (label {test.class_names[y]})" for i, y in enumerate(test.labels)]
     return model, params, meta, meta.preprocess(test.images), captions

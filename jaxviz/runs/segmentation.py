@@ -85,7 +85,7 @@ def load_model_and_images(config, workdir: pathlib.Path, max_images: int):
       raise ValueError(f"max_images must be >= 1 for {config.model} (test images), got "
                        f"{max_images}.")
     model, params, meta = train_run.trained_small_model(config.cnn_train, config.cnn_workdir,
-                                                          workdir, "cnn")
+                                                        workdir, "cnn")
     test = train_run.load_test_split(config.cnn_train, max_images)
     names = [f"test[{i}] (label {test.class_names[y]})" for i, y in enumerate(test.labels)]
     return model, params, meta, meta.preprocess(test.images), names

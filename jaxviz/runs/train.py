@@ -1,4 +1,8 @@
-"""Trains a small classifier (default: the small CNN on Fashion-MNIST)."""
+"""Trains a small classifier (default: the small CNN on Fashion-MNIST).
+
+Also holds what the inspection runs share: the trained small model (trained
+on demand, :func:`trained_small_model`) and its dataset's test split.
+"""
 
 from __future__ import annotations
 
