@@ -64,10 +64,11 @@ def _pad_same(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
   return lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pad_h, 0), (*pad_w, 0), (0, 0, 0)))
 
 
-def _check_stride(name: str, stride) -> int:
-  if isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1:
-    raise ValueError(f"{name} expects an integer stride >= 1, got {stride!r}.")
-  return int(stride)
+def check_positive_int(name: str, value, what: str = "stride") -> int:
+  """``value`` as an int, or a ValueError naming the function ``name`` and ``what``."""
+  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    raise ValueError(f"{name} expects an integer {what} >= 1, got {value!r}.")
+  return int(value)
 
 
 def strided_tap(x: jax.Array, i: int, j: int, out_h: int, out_w: int,
@@ -81,6 +82,14 @@ def strided_tap(x: jax.Array, i: int, j: int, out_h: int, out_w: int,
   return lax.slice(x, (0, i, j, 0),
                    (b, i + (out_h - 1) * stride + 1, j + (out_w - 1) * stride + 1, c),
                    (1, stride, stride, 1))
+
+
+def _on_stride_grid(g: jax.Array, offset: tuple[int, int], size: tuple[int, int],
+                    stride: int) -> jax.Array:
+  """g [B, Ho, Wo, C] placed at ``offset + stride * (o, p)`` in zeros [B, *size, C]."""
+  pads = [(off, full - off - (n - 1) * stride - 1, stride - 1)
+          for off, full, n in zip(offset, size, g.shape[1:3])]
+  return lax.pad(g, jnp.zeros((), g.dtype), ((0, 0, 0), *pads, (0, 0, 0)))
 
 
 def _valid_out_size(x: jax.Array, kernel: jax.Array, stride: int) -> tuple[int, int]:
@@ -117,11 +126,7 @@ def _depthwise_valid_bwd(stride, residuals, g):
   # dx[p] = sum_i g_dilated[p - i] * k[i]: place g on the stride grid (interior
   # padding), pad kh - 1 before so every tap stays in range, and correlate
   # with the flipped kernel at stride 1.
-  g_full = lax.pad(g, jnp.zeros((), g.dtype),
-                   ((0, 0, 0),
-                    (kh - 1, h - (out_h - 1) * stride - 1, stride - 1),
-                    (kw - 1, w - (out_w - 1) * stride - 1, stride - 1),
-                    (0, 0, 0)))
+  g_full = _on_stride_grid(g, (kh - 1, kw - 1), (h + kh - 1, w + kw - 1), stride)
   dx = _depthwise_valid(g_full, kernel[::-1, ::-1], 1)
   dk = jnp.stack([
       jnp.sum(strided_tap(x, i, j, out_h, out_w, stride) * g, axis=(0, 1, 2))
@@ -162,7 +167,7 @@ def depthwise_conv2d(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike,
   if kernel.ndim != 4 or kernel.shape[2] != 1 or kernel.shape[3] != x.shape[3]:
     raise ValueError(f"depthwise_conv2d expects a kernel of shape [kh, kw, 1, {x.shape[3]}] "
                      f"for x of shape {x.shape}, got {kernel.shape}.")
-  stride = _check_stride("depthwise_conv2d", stride)
+  stride = check_positive_int("depthwise_conv2d", stride)
   return _depthwise_valid(_pad_same(x, kernel, stride), kernel, stride)
 
 
@@ -197,11 +202,7 @@ def _few_channel_valid_bwd(stride, residuals, g):
   dx = None
   for i in range(kh):
     for j in range(kw):
-      placed = lax.pad(z[:, :, :, i * kw + j], jnp.zeros((), z.dtype),
-                       ((0, 0, 0),
-                        (i, h - i - (out_h - 1) * stride - 1, stride - 1),
-                        (j, w - j - (out_w - 1) * stride - 1, stride - 1),
-                        (0, 0, 0)))
+      placed = _on_stride_grid(z[:, :, :, i * kw + j], (i, j), (h, w), stride)
       dx = placed if dx is None else dx + placed
   dk = jnp.stack([
       jnp.dot(strided_tap(x, i, j, out_h, out_w, stride).reshape(-1, in_ch).T, g_rows)
@@ -247,7 +248,7 @@ def few_channel_conv2d(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike,
   if not 1 <= x.shape[3] <= FEW_CHANNELS:
     raise ValueError(f"few_channel_conv2d takes 1 to {FEW_CHANNELS} input channels, got "
                      f"{x.shape[3]}; use conv_ops.conv2d.")
-  stride = _check_stride("few_channel_conv2d", stride)
+  stride = check_positive_int("few_channel_conv2d", stride)
   return _few_channel_valid(_pad_same(x, kernel, stride), kernel, stride)
 
 
@@ -320,7 +321,7 @@ def dense_conv2d(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike, stride: 
   if kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
     raise ValueError(f"dense_conv2d expects a kernel of shape [kh, kw, {x.shape[3]}, O] "
                      f"for x of shape {x.shape}, got {kernel.shape}.")
-  stride = _check_stride("dense_conv2d", stride)
+  stride = check_positive_int("dense_conv2d", stride)
   return _dense(x, kernel, stride, _explicit_pads(x, kernel, stride, padding))
 
 

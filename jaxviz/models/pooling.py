@@ -19,7 +19,6 @@ Forward-mode autodiff (``jax.jvp``) needs ``impl="native"``.
 from __future__ import annotations
 
 import functools
-import numbers
 
 import flax.linen as nn
 import jax
@@ -85,9 +84,7 @@ def max_pool2d(x: jax.typing.ArrayLike, window: int = 2, impl: str = "auto") -> 
   x = jnp.asarray(x)
   if x.ndim != 4:
     raise ValueError(f"max_pool2d expects x of shape [B, H, W, C], got {x.shape}.")
-  if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
-    raise ValueError(f"max_pool2d expects an integer window >= 1, got {window!r}.")
-  window = int(window)
+  window = fast_conv.check_positive_int("max_pool2d", window, "window")
   if window > min(x.shape[1], x.shape[2]):
     raise ValueError(f"max_pool2d window {window} is larger than the input's spatial size "
                      f"{x.shape[1:3]}.")
