@@ -4,15 +4,24 @@ Install from source (PyPI's ``jaxviz`` is an unrelated project):
     pip install -e .[dev]
 """
 
+import pathlib
+import re
+
 from setuptools import find_packages
 from setuptools import setup
 
+# One version source: jaxviz/__init__.py (read, not imported: nothing is installed yet).
+VERSION = re.search(r'^__version__ = "([^"]+)"',
+                    (pathlib.Path(__file__).parent / "jaxviz" / "__init__.py").read_text(),
+                    re.M).group(1)
+
 setup(
     name="jaxviz",
-    version="0.1.0",
-    description="Visualizing and probing neural networks in JAX/Flax: attribution, "
-                "inspection, synthesis, robustness, style transfer.",
+    version=VERSION,
+    description="Visualizing and probing neural networks in JAX/Flax: weights, activations, "
+                "embeddings, gradient-based attribution and its sanity checks.",
     packages=find_packages(include=["jaxviz", "jaxviz.*"]),
+    package_data={"jaxviz.assets": ["checksums/*.sha256"]},
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.4.30",

@@ -13,6 +13,7 @@ seconds-long variant (scikit-learn digits) for tests.
 
 import ml_collections
 
+from configs import common
 from configs import train
 
 
@@ -27,16 +28,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.mark_value = 255  # patch intensity (uint8)
   config.seed = 0  # which training images are marked
   config.num_examples = 8  # example images in the saliency figure
-  if arg == "smoke":
-    config.train = train.get_config("digits")  # 8x8, bundled with scikit-learn: no asset
-    config.train.epochs = 4
-    config.train.max_train_examples = 2048
-    config.train.max_test_examples = 512
-    config.train.checkpoint_every_steps = 100
-    config.target_class = 8
-    config.fraction = 1.0
-    config.mark_size = 2
-    config.num_examples = 3
-  elif arg:
-    raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")
-  return config
+  smoke_train = train.get_config("smoke")  # 8x8, bundled with scikit-learn: no asset
+  smoke_train.epochs = 4
+  smoke_train.max_train_examples = 2048
+  smoke_train.max_test_examples = 512
+  smoke_train.checkpoint_every_steps = 100
+  return common.with_variant(config, arg, {
+      "smoke": {"train": smoke_train, "target_class": 8, "fraction": 1.0, "mark_size": 2,
+                "num_examples": 3},
+  })

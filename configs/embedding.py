@@ -10,6 +10,7 @@ variant for tests.
 
 import ml_collections
 
+from configs import common
 from configs import train
 
 
@@ -26,15 +27,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.knn_k = 5
   config.mosaic_grid = 40  # thumbnail cells per side
   config.seed = 0
-  if arg == "smoke":
-    config.cnn_workdir = ""
-    config.cnn_train = train.get_config("smoke")
-    config.num_images = 150
-    config.batch_size = 64
-    config.perplexity = 10.0
-    config.tsne_max_iter = 500
-    config.tsne_threads = 1
-    config.mosaic_grid = 12
-  elif arg:
-    raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")
-  return config
+  return common.with_variant(config, arg, {
+      "smoke": {"cnn_workdir": "", "cnn_train": train.get_config("smoke"), "num_images": 150,
+                "batch_size": 64, "perplexity": 10.0, "tsne_max_iter": 500, "tsne_threads": 1,
+                "mosaic_grid": 12},
+  })

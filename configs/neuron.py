@@ -11,6 +11,7 @@ scikit-learn's 8x8 digits; MobileNetV2 left out).
 
 import ml_collections
 
+from configs import common
 from configs import train
 
 
@@ -34,15 +35,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       "layers": ("conv1", "conv2"),
       "top_k": 6,
   })
-  if arg == "smoke":
-    config.models = ("small_cnn",)
-    config.cnn_workdir = ""
-    config.cnn_train = train.get_config("digits")
-    config.small_cnn.num_images = 2
-    config.small_cnn.top_k = 3
-    config.mobilenet_v2.files = ("parrot.jpg",)
-    config.mobilenet_v2.layers = ("expanded_conv_1/expand", "Conv_1")
-    config.mobilenet_v2.top_k = 2
-  elif arg:
-    raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")
-  return config
+  return common.with_variant(config, arg, {
+      "smoke": {"models": ("small_cnn",), "cnn_workdir": "",
+                "cnn_train": train.get_config("smoke"), "small_cnn.num_images": 2, "small_cnn.top_k": 3,
+                "mobilenet_v2.files": ("parrot.jpg",),
+                "mobilenet_v2.layers": ("expanded_conv_1/expand", "Conv_1"),
+                "mobilenet_v2.top_k": 2},
+  })

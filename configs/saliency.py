@@ -11,6 +11,7 @@ on scikit-learn's 8x8 digits, MobileNetV2 on one photo with tiny settings.
 
 import ml_collections
 
+from configs import common
 from configs import train
 
 METHODS = ("gradient", "smoothgrad", "deconvnet", "guided_backprop", "grad_cam",
@@ -64,24 +65,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       occlusion_fill_pixel=0.0,  # occluder: black, the Fashion-MNIST background
       occlusion_batch=256,
   )
-  if arg == "smoke":
-    config.cnn_workdir = ""
-    config.cnn_train = train.get_config("digits")
-    config.small_cnn.num_images = 2
-    config.small_cnn.smoothgrad_samples = 4
-    config.small_cnn.smoothgrad_chunk = 2
-    config.small_cnn.ig_steps = 4
-    config.small_cnn.ig_chunk = 2
-    config.small_cnn.occlusion_patch = 3
-    config.small_cnn.occlusion_stride = 2
-    config.mobilenet_v2.max_images = 1
-    config.mobilenet_v2.files = ("parrot.jpg",)
-    config.mobilenet_v2.smoothgrad_samples = 2
-    config.mobilenet_v2.smoothgrad_chunk = 2
-    config.mobilenet_v2.ig_steps = 2
-    config.mobilenet_v2.ig_chunk = 2
-    config.mobilenet_v2.occlusion_patch = 112
-    config.mobilenet_v2.occlusion_stride = 112
-  elif arg:
-    raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")
-  return config
+  return common.with_variant(config, arg, {
+      "smoke": {
+          "cnn_workdir": "", "cnn_train": train.get_config("smoke"),
+          "small_cnn.num_images": 2, "small_cnn.smoothgrad_samples": 4,
+          "small_cnn.smoothgrad_chunk": 2, "small_cnn.ig_steps": 4, "small_cnn.ig_chunk": 2,
+          "small_cnn.occlusion_patch": 3, "small_cnn.occlusion_stride": 2,
+          "mobilenet_v2.max_images": 1, "mobilenet_v2.files": ("parrot.jpg",),
+          "mobilenet_v2.smoothgrad_samples": 2, "mobilenet_v2.smoothgrad_chunk": 2,
+          "mobilenet_v2.ig_steps": 2, "mobilenet_v2.ig_chunk": 2,
+          "mobilenet_v2.occlusion_patch": 112, "mobilenet_v2.occlusion_stride": 112,
+      },
+  })

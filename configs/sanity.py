@@ -12,6 +12,7 @@ tests that needs no asset (small CNN on scikit-learn's digits).
 
 import ml_collections
 
+from configs import common
 from configs import train
 
 
@@ -40,17 +41,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       "weights": "",  # explicit .npz; default: found under $JAXVIZ_DATA_DIR
       "images": "",  # photo folder; default: $JAXVIZ_DATA_DIR/sample_images_imagenet
       "files": ("cat.bmp", "parrot.jpg"),
+      "max_images": 0,  # 0 = all of files
       "ig_steps": 8,
       "smoothgrad_samples": 8,
   })
-  if arg == "smoke":
-    config.models = ("small_cnn",)
-    config.num_figures = 1
-    config.cnn_workdir = ""
-    config.cnn_train = train.get_config("digits")
-    config.small_cnn.num_images = 2
-    config.small_cnn.ig_steps = 4
-    config.small_cnn.smoothgrad_samples = 4
-  elif arg:
-    raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")
-  return config
+  return common.with_variant(config, arg, {
+      "smoke": {"models": ("small_cnn",), "num_figures": 1, "cnn_workdir": "",
+                "cnn_train": train.get_config("smoke"), "small_cnn.num_images": 2,
+                "small_cnn.ig_steps": 4, "small_cnn.smoothgrad_samples": 4},
+  })

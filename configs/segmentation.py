@@ -5,12 +5,13 @@ python -m experiments.segmentation --config=configs/segmentation.py --workdir=/t
 Needs OpenCV: ``pip install -e .[segment]``. Default: MobileNetV2 on the
 sample photos of ``$JAXVIZ_DATA_DIR/sample_images_imagenet``. ``:smoke`` is a
 seconds-long variant for tests that needs no asset: the small CNN
-(``configs/train.py:digits``, scikit-learn's 8x8 digits, trained into
+(``configs/train.py:smoke``, scikit-learn's 8x8 digits, trained into
 ``<workdir>/cnn``) on two digits test images.
 """
 
 import ml_collections
 
+from configs import common
 from configs import train
 
 
@@ -34,12 +35,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.fg_quantile = 0.95
   config.bg_quantile = 0.30
   config.grabcut_iterations = 5
-  if arg == "smoke":
-    config.model = "small_cnn"
-    config.cnn_workdir = ""
-    config.cnn_train = train.get_config("digits")
-    config.max_images = 2
-    config.smoothgrad_samples = 4
-  elif arg:
-    raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")
-  return config
+  return common.with_variant(config, arg, {
+      "smoke": {"model": "small_cnn", "cnn_workdir": "", "cnn_train": train.get_config("smoke"),
+                "max_images": 2, "smoothgrad_samples": 4},
+  })

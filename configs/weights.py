@@ -11,6 +11,7 @@ workdir, no MobileNet).
 
 import ml_collections
 
+from configs import common
 from configs import train
 
 
@@ -23,15 +24,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.max_filters = 16  # conv2 output filters drawn per input channel
   config.mobilenet = True  # MobileNetV2 first-layer filters (skipped when weights are absent)
   config.mobilenet_weights = ""  # explicit .npz; default: found under $JAXVIZ_DATA_DIR
-  if arg == "smoke":
-    config.cnn_workdir = ""
-    config.cnn_train = train.get_config("smoke")
-    config.linear_workdir = ""
-    config.linear_train.epochs = 1
-    config.linear_train.max_train_examples = 2048
-    config.linear_train.max_test_examples = 512
-    config.max_filters = 4
-    config.mobilenet = False
-  elif arg:
-    raise ValueError(f"Unknown variant {arg!r}; expected '' or 'smoke'.")
-  return config
+  smoke_linear = train.get_config("smoke")
+  smoke_linear.model = "linear"
+  return common.with_variant(config, arg, {
+      "smoke": {"cnn_workdir": "", "cnn_train": train.get_config("smoke"),
+                "linear_workdir": "", "linear_train": smoke_linear, "max_filters": 4,
+                "mobilenet": False},
+  })

@@ -1,10 +1,15 @@
 """jaxviz: visualizing and probing neural networks in JAX/Flax.
 
-Subpackages: ``models`` (Flax models and weight loaders), ``data`` (datasets
-and images), ``attribution`` (saliency, backward rules, CAM, SmoothGrad, IG,
-occlusion, sanity checks, segmentation, bias), ``inspect`` (weights,
-activations, top-activating inputs, embeddings), ``plotting`` (figures) and
-``runs`` (the experiments behind ``experiments/``).
+Subpackages: ``models`` (Flax models and weight loaders), ``data`` (datasets,
+images, planted-mark datasets), ``attribution`` (saliency, backward rules,
+CAM, SmoothGrad, IG, occlusion, sanity checks, segmentation, bias),
+``inspect`` (weights, activations, top-activating inputs, embeddings) and
+``plotting`` (figures); shared plumbing in ``validation``, ``chunking``,
+``sharding``, ``progress``, ``assets``, ``workdir``, ``checkpoint`` and
+``training``. The experiments that reproduce the papers' figures live outside
+the package, in ``experiments/``.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ("__version__",)

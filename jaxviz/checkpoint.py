@@ -1,8 +1,14 @@
 """Checkpoints of small trained models: atomic, resumable, self-describing.
 
-A checkpoint directory holds ``state.msgpack`` (params, optimizer state, step,
-epoch) and ``model.json`` (how to rebuild the model and its meta), so any
-experiment can load a model trained by ``experiments.train`` from a workdir.
+A checkpoint directory holds ``state.msgpack`` (params, optimizer state,
+step) while training, ``final.msgpack`` (the params) when training finished,
+and ``model.json``, the JSON spec that rebuilds the model and its meta
+(:func:`jaxviz.models.registry.build_small_model`). This module only writes
+and reads states; it knows nothing about models.
+
+Format decision: Flax's msgpack serialisation through :mod:`jaxviz.workdir`
+(atomic replace), not orbax (see ``docs/architecture.md``): the states are a
+few MB, written by one process, and must survive a kill at any point.
 """
 
 from __future__ import annotations
@@ -13,34 +19,16 @@ from typing import Any
 
 import flax.serialization
 import jax
-import jax.numpy as jnp
 
 from jaxviz import workdir as wd
-from jaxviz.models import meta as meta_lib
-from jaxviz.models import small_cnn
+
+__all__ = ("CHECKPOINT_DIR", "FINAL_FILE", "MODEL_FILE", "STATE_FILE", "has_trained_model",
+           "read_spec", "restore", "save")
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.msgpack"
 MODEL_FILE = "model.json"
 FINAL_FILE = "final.msgpack"
-
-
-def build_small_model(spec: dict[str, Any]):
-  """Builds a small model from its JSON spec: ``{"model": "small_cnn", ...}``."""
-  kind = spec["model"]
-  if kind == "small_cnn":
-    return small_cnn.SmallCNN(num_classes=spec["num_classes"], channels=tuple(spec["channels"]),
-                              hidden=spec["hidden"])
-  if kind == "linear":
-    return small_cnn.LinearSoftmax(num_classes=spec["num_classes"])
-  raise ValueError(f"Unknown small model {kind!r}; known: ['small_cnn', 'linear'].")
-
-
-def meta_from_spec(spec: dict[str, Any]) -> meta_lib.ModelMeta:
-  c = spec["input_shape"][-1]
-  return meta_lib.ModelMeta(name=spec["model"], input_shape=tuple(spec["input_shape"]),
-                            mean=(0.0,) * c, std=(1.0,) * c,
-                            class_names=tuple(spec["class_names"]))
 
 
 def save(directory: str | pathlib.Path, state: dict[str, Any], spec: dict[str, Any],
@@ -54,7 +42,11 @@ def save(directory: str | pathlib.Path, state: dict[str, Any], spec: dict[str, A
 
 
 def restore(directory: str | pathlib.Path, final: bool = False) -> dict[str, Any] | None:
-  """Returns the saved state dict, or None when there is no checkpoint."""
+  """Returns the saved state dict, or None when there is no checkpoint.
+
+  Raises:
+    ValueError: the file exists but cannot be decoded (names it).
+  """
   path = pathlib.Path(directory) / CHECKPOINT_DIR / (FINAL_FILE if final else STATE_FILE)
   if not path.exists():
     return None
@@ -64,27 +56,21 @@ def restore(directory: str | pathlib.Path, final: bool = False) -> dict[str, Any
     raise ValueError(f"{path}: corrupt checkpoint ({e!r}); delete it to retrain.") from e
 
 
-def has_trained_model(directory: str | pathlib.Path) -> bool:
-  d = pathlib.Path(directory) / CHECKPOINT_DIR
-  return (d / FINAL_FILE).exists() and (d / MODEL_FILE).exists()
-
-
-def load_trained(directory: str | pathlib.Path):
-  """Loads the final model trained into ``directory`` by ``experiments.train``.
-
-  Returns:
-    ``(model, params, meta)``.
+def read_spec(directory: str | pathlib.Path) -> dict[str, Any]:
+  """The model spec saved with a checkpoint (``model.json``).
 
   Raises:
-    FileNotFoundError: no finished training run in ``directory``.
+    FileNotFoundError: no spec in ``directory``.
+    ValueError: the spec is not valid JSON.
   """
-  directory = pathlib.Path(directory)
-  if not has_trained_model(directory):
-    raise FileNotFoundError(
-        f"No trained model in {directory / CHECKPOINT_DIR} (expected {FINAL_FILE} and "
-        f"{MODEL_FILE}). Train one with: python -m experiments.train "
-        f"--config=configs/train.py --workdir={directory}")
-  spec = json.loads((directory / CHECKPOINT_DIR / MODEL_FILE).read_text())
-  state = restore(directory, final=True)
-  params = jax.tree.map(jnp.asarray, state["params"])
-  return build_small_model(spec), params, meta_from_spec(spec)
+  path = pathlib.Path(directory) / CHECKPOINT_DIR / MODEL_FILE
+  try:
+    return json.loads(path.read_text())
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path}: corrupt model spec ({e}); delete the checkpoint to retrain.") from e
+
+
+def has_trained_model(directory: str | pathlib.Path) -> bool:
+  """Whether ``directory`` holds a finished training run (final state and spec)."""
+  d = pathlib.Path(directory) / CHECKPOINT_DIR
+  return (d / FINAL_FILE).exists() and (d / MODEL_FILE).exists()

@@ -1,12 +1,92 @@
-"""Input checks shared by every method: clear errors before any work."""
+"""Input checks shared by every method: clear errors before any work.
+
+Checks run once, on concrete values, at a public function's boundary; inside
+a trace (``jit``, ``vmap``, ``grad``) the value checks are skipped and only
+shapes and dtypes are checked. A finiteness check reduces on the device and
+brings one boolean to the host, never the array.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import numbers
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+__all__ = ("all_finite", "check_finite", "check_images", "check_in_range", "check_key",
+           "check_model_input", "check_non_negative", "check_positive_int", "check_targets",
+           "is_concrete")
+
+
+def is_concrete(x: Any) -> bool:
+  """True unless ``x`` is a tracer (its values are unknown inside a trace)."""
+  return not isinstance(x, jax.core.Tracer)
+
+
+@jax.jit
+def _all_finite_on_device(x: jax.Array) -> jax.Array:
+  return jnp.all(jnp.isfinite(x))
+
+
+def all_finite(x: jax.typing.ArrayLike) -> bool:
+  """Whether every value of a concrete array is finite (reduced where it lives).
+
+  Also under an outer trace: the reduction of a concrete array runs eagerly
+  (``jax.ensure_compile_time_eval``) instead of being staged.
+  """
+  if isinstance(x, jax.Array):
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+      return True
+    with jax.ensure_compile_time_eval():
+      return bool(_all_finite_on_device(x))
+  arr = np.asarray(x)
+  return not np.issubdtype(arr.dtype, np.inexact) or bool(np.all(np.isfinite(arr)))
+
+
+def check_finite(x: jax.typing.ArrayLike, name: str = "x") -> None:
+  """Raises ValueError if a concrete ``x`` holds NaN or Inf (no-op on tracers)."""
+  if is_concrete(x) and not all_finite(x):
+    raise ValueError(f"{name} contains NaN or Inf values.")
+
+
+def check_positive_int(value: Any, name: str) -> int:
+  """``value`` as an int, or a ValueError naming ``name``.
+
+  Accepts Python and numpy integers >= 1; rejects ``bool`` (``True`` is not a
+  count), floats (``2.0``), strings and anything else.
+
+  Args:
+    value: the value to check.
+    name: how to call it in the message (e.g. ``"steps"``).
+
+  Returns:
+    ``int(value)``.
+
+  Raises:
+    ValueError: ``value`` is not an integer >= 1.
+  """
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+    raise ValueError(f"{name} must be a positive int, got {value!r}.")
+  return int(value)
+
+
+def check_non_negative(value: Any, name: str) -> float:
+  """``value`` as a float, or a ValueError unless it is a finite real >= 0."""
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+  if not np.isfinite(value) or value < 0:
+    raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+  return float(value)
+
+
+def check_in_range(value: Any, name: str, low: float, high: float) -> float:
+  """``value`` as a float, or a ValueError unless ``low <= value <= high``."""
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not (
+      low <= value <= high):
+    raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}.")
+  return float(value)
 
 
 def check_images(x, *, name: str = "x", rank: int = 4, channels: int | None = None,
@@ -15,7 +95,7 @@ def check_images(x, *, name: str = "x", rank: int = 4, channels: int | None = No
 
   Raises:
     ValueError: wrong rank, dtype (must be floating), channels, size, or
-      non-finite values (NaN/Inf).
+      non-finite values (NaN/Inf; checked on concrete values only).
   """
   shape = getattr(x, "shape", None)
   if shape is None:
@@ -29,9 +109,8 @@ def check_images(x, *, name: str = "x", rank: int = 4, channels: int | None = No
     raise ValueError(f"{name} must have {channels} channels, got shape {tuple(shape)}.")
   if spatial is not None and tuple(shape[1:3]) != tuple(spatial):
     raise ValueError(f"{name} must be {tuple(spatial)} spatially, got shape {tuple(shape)}.")
-  if check_finite and not isinstance(x, jax.core.Tracer):
-    if not bool(np.all(np.isfinite(np.asarray(x)))):
-      raise ValueError(f"{name} contains NaN or Inf values.")
+  if check_finite and is_concrete(x) and not all_finite(x):
+    raise ValueError(f"{name} contains NaN or Inf values.")
 
 
 def check_model_input(x, meta):
@@ -42,16 +121,18 @@ def check_model_input(x, meta):
 
 def check_targets(targets, batch: int, num_logits: int, *, name: str = "targets"):
   """Validates target logit indices: int ``[B]`` or ``[B, T]`` within range."""
-  t = np.asarray(targets) if not isinstance(targets, jax.core.Tracer) else None
   shape = getattr(targets, "shape", None)
   if shape is None or len(shape) not in (1, 2) or shape[0] != batch:
     raise ValueError(f"{name} must have shape [B] or [B, T] with B={batch}, got "
                      f"{None if shape is None else tuple(shape)}.")
   if not np.issubdtype(np.dtype(targets.dtype), np.integer):
     raise ValueError(f"{name} must be integer class indices, got dtype {targets.dtype}.")
-  if t is not None and (t.min() < 0 or t.max() >= num_logits):
-    raise ValueError(f"{name} out of range: values must be in [0, {num_logits}), got "
-                     f"min {t.min()}, max {t.max()}.")
+  if is_concrete(targets) and targets.size:
+    with jax.ensure_compile_time_eval():  # eager even inside an outer trace
+      low, high = int(jnp.min(targets)), int(jnp.max(targets))
+    if low < 0 or high >= num_logits:
+      raise ValueError(f"{name} out of range: values must be in [0, {num_logits}), got "
+                       f"min {low}, max {high}.")
 
 
 def check_key(key, name: str = "key"):

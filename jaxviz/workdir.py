@@ -12,26 +12,23 @@ import io
 import json
 import os
 import pathlib
-import tempfile
+import secrets
 from typing import Any, Iterator
 
 import numpy as np
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
+__all__ = ("atomic_path", "read_json", "write_bytes", "write_figure", "write_json", "write_npz")
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[pathlib.Path]:
   """Yields a temporary path that replaces ``path`` only if the block succeeds."""
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-  os.close(fd)
-  tmp = pathlib.Path(tmp)
+  # A fresh name created exclusively, with the usual mode (0666 minus the umask).
+  tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+  os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
   try:
     yield tmp
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; use the usual mode
     os.replace(tmp, path)
   finally:
     if tmp.exists():
@@ -72,11 +69,9 @@ def write_npz(path: str | os.PathLike, **arrays) -> pathlib.Path:
 
 
 def write_figure(path: str | os.PathLike, fig, dpi: int = 110) -> pathlib.Path:
-  """Saves a matplotlib figure as PNG, atomically, and closes it."""
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  """Saves a matplotlib figure as PNG, atomically."""
   buf = io.BytesIO()
   fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-  plt.close(fig)
   return write_bytes(path, buf.getvalue())
 
 

@@ -18,7 +18,7 @@ minus median) separately. With MobileNetV2 it also measures the peak memory of a
 Writes DIR/benchmark.json (a list of records {"model", "method", "batch",
 "impl", "images_per_second", "compile_seconds", ...}) and DIR/benchmark.md.
 Without torch/captum only the jaxviz side runs (install: pip install -e .[bench]).
---tune_malloc runs both sides with glibc's malloc tuned (see jaxviz/malloc.py);
+--tune_malloc runs both sides with glibc's malloc tuned (see experiments/malloc.py);
 the report's machine section names the allocator.
 Timings on a shared machine are noisy: compare medians, and rerun.
 """
@@ -36,7 +36,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from jaxviz import bench
+import benchmarks as bench
 from jaxviz import workdir as wd
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where benchmark.json/.md are written.")
@@ -45,27 +45,31 @@ _METHODS = flags.DEFINE_list("methods", list(bench.METHODS),
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "8", "32"], "Batch sizes (positive ints).")
 _MODELS = flags.DEFINE_list("models", list(bench.MODELS),
                             f"Models, from {', '.join(bench.MODELS)}.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed samples per measurement (median reported).")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed samples per measurement (median reported).",
+                                lower_bound=1)
 _MIN_SAMPLE = flags.DEFINE_float(
     "min_sample_seconds", 0.2, "Shortest timed sample: calls faster than this are repeated "
     "back to back within one sample and their mean time taken (0: single calls).")
-_WARMUPS = flags.DEFINE_integer("warmups", 2, "Untimed calls before them (the first compiles).")
+_WARMUPS = flags.DEFINE_integer("warmups", 2, "Untimed calls before them (the first compiles).",
+                                lower_bound=1)
 _IG_CHUNK_IMAGES = flags.DEFINE_integer(
     "ig_chunk_images", 64, "Images per Integrated Gradients chunk on both sides: jaxviz "
     "chunk_size = max(1, this // batch) path points, Captum internal_batch_size = chunk_size "
-    "* batch.")
+    "* batch.", lower_bound=1)
 _TORCH_THREADS = flags.DEFINE_integer(
     "torch_threads", 0, "torch.set_num_threads value; 0 (default): os.cpu_count(). On an "
     "oversubscribed machine PyTorch's OpenMP threads wait on each other at every op; 1 can "
-    "then be much faster.")
+    "then be much faster.", lower_bound=0)
 _TUNE_MALLOC = flags.DEFINE_bool(
     "tune_malloc", False, "Tune glibc's malloc to keep and reuse freed memory "
-    "(jaxviz.malloc.tune_glibc_malloc) before anything runs; one process, so both sides get it.")
+    "(experiments.malloc.tune_glibc_malloc) before anything runs; one process, so both sides "
+    "get it.")
 _TORCH = flags.DEFINE_bool("torch", True, "Also time Captum/PyTorch (needs the bench extra).")
 _IG_MEMORY = flags.DEFINE_bool("ig_memory", True, "Measure the peak memory of a 256-step IG "
                                "on 8 MobileNetV2 images (when mobilenet_v2 is benchmarked).")
 _IG_MEMORY_CHUNK = flags.DEFINE_integer("ig_memory_chunk_size", 8,
-                                        "IG path points per chunk for the memory measurement.")
+                                        "IG path points per chunk for the memory measurement.",
+                                        lower_bound=1)
 _SMALL_CNN_WORKDIR = flags.DEFINE_string(
     "small_cnn_workdir", None, "Workdir of an experiments.train run; default: random params.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Shared data folder (default: "
@@ -73,12 +77,30 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "Shared data folder (default: 
 flags.mark_flag_as_required("output_dir")
 
 
+def _validate_with(parse, flag_name: str) -> None:
+  """Registers ``parse`` (raising ValueError with the valid values) as the flag's validator."""
+
+  def check(value) -> bool:
+    try:
+      parse(value)
+    except ValueError as e:
+      raise flags.ValidationError(str(e)) from e
+    return True
+
+  flags.register_validator(flag_name, check)
+
+
+_validate_with(bench.parse_methods, "methods")
+_validate_with(bench.parse_batch_sizes, "batch_sizes")
+_validate_with(bench.parse_models, "models")
+
+
 def _torch_threads() -> int:
   return _TORCH_THREADS.value or os.cpu_count() or 1
 
 
 def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, bench_models):
-  from jaxviz.bench import timing  # pylint: disable=g-import-not-at-top
+  from benchmarks import timing  # pylint: disable=g-import-not-at-top
   notes = [
       "Timings on this shared machine are noisy (see the load average above): each number "
       f"is the median of {_REPEATS.value} timed samples after {_WARMUPS.value} untimed "
@@ -128,21 +150,13 @@ def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, benc
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  try:
-    methods = bench.parse_methods(_METHODS.value)
-    batch_sizes = bench.parse_batch_sizes(_BATCH_SIZES.value)
-    models = bench.parse_models(_MODELS.value)
-    for value, name in ((_REPEATS.value, "--repeats"), (_WARMUPS.value, "--warmups"),
-                        (_IG_CHUNK_IMAGES.value, "--ig_chunk_images"),
-                        (_IG_MEMORY_CHUNK.value, "--ig_memory_chunk_size"),
-                        (_torch_threads(), "--torch_threads")):
-      bench.check_positive_int(value, name)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from e
+  methods = bench.parse_methods(_METHODS.value)  # Validated by the flag validators.
+  batch_sizes = bench.parse_batch_sizes(_BATCH_SIZES.value)
+  models = bench.parse_models(_MODELS.value)
   if _TUNE_MALLOC.value:
-    from jaxviz import malloc  # pylint: disable=g-import-not-at-top
+    from experiments import malloc  # pylint: disable=g-import-not-at-top
     malloc.tune_glibc_malloc()  # Before JAX starts its worker threads.
-  from jaxviz.bench import timing  # pylint: disable=g-import-not-at-top  (imports JAX)
+  from benchmarks import timing  # pylint: disable=g-import-not-at-top  (imports JAX)
   logging.set_verbosity(logging.INFO)
   if _DATA_DIR.value:
     os.environ["JAXVIZ_DATA_DIR"] = _DATA_DIR.value

@@ -1,4 +1,4 @@
-"""Tests of the jaxviz vs Captum/PyTorch benchmark (jaxviz.bench, scripts/benchmark.py)."""
+"""Tests of the jaxviz vs Captum/PyTorch benchmark (benchmarks, scripts/benchmark.py)."""
 
 import json
 import os
@@ -11,10 +11,11 @@ import jax
 import numpy as np
 import pytest
 
+from benchmarks import timing
+import benchmarks as bench
+from experiments import malloc
 from jaxviz import attribution
-from jaxviz import bench
-from jaxviz import malloc
-from jaxviz.bench import timing
+from jaxviz import models
 from jaxviz.models import mobilenet
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ def small_cnn():
 def _random_mobilenet_v2():
   """MobileNetV2 width 0.35 on 96x96 with random kernels and non-zero biases."""
   model = mobilenet.MobileNetV2(width=0.35)
-  params = timing.random_params(model, (1, 96, 96, 3), seed=1)
+  params = models.random_params(model, (1, 96, 96, 3), seed=1)
   x = np.random.default_rng(0).uniform(-1, 1, (2, 96, 96, 3)).astype(np.float32)
   return model, params, x
 
@@ -120,7 +121,7 @@ def test_markdown_report_ratio_and_memory():
 
 def test_torch_small_cnn_reproduces_jaxviz(small_cnn):
   pytest.importorskip("torch")
-  from jaxviz.bench import torch_models
+  from benchmarks import torch_models
   f = jax.jit(small_cnn.f)
   for layout in torch_models.LAYOUTS:
     twin = torch_models.from_flax(small_cnn.model, small_cnn.params, layout)
@@ -134,7 +135,7 @@ def test_torch_mobilenet_v2_reproduces_jaxviz_and_guided_backprop():
   pytest.importorskip("torch")
   captum_attr = pytest.importorskip("captum.attr")
   import torch
-  from jaxviz.bench import torch_models
+  from benchmarks import torch_models
   model, params, x = _random_mobilenet_v2()
   f = jax.jit(lambda x: model.apply({"params": params}, x))
   for layout in torch_models.LAYOUTS:
@@ -162,7 +163,7 @@ def test_torch_methods_match_jaxviz_on_small_cnn(small_cnn):
   (Guided backprop is checked on MobileNetV2 above.)
   """
   pytest.importorskip("captum.attr")
-  from jaxviz.bench import torch_models
+  from benchmarks import torch_models
   x = timing.batch_inputs(small_cnn.images, 2)
   targets, top5 = np.array([1, 8], np.int32), np.array([[1, 2, 3, 4, 5], [9, 8, 0, 7, 6]],
                                                         np.int32)

@@ -9,13 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.conftest import count_primitive
-from tests.conftest import random_variables
 from jaxviz.attribution import backward_rules
 from jaxviz.attribution import cam
 from jaxviz.attribution import gradients
 from jaxviz.models import small_cnn
 from jaxviz.models import taps
+from tests import helpers
 
 B, C, K = 2, 3, 5
 RNG = np.random.default_rng(0)
@@ -58,7 +57,7 @@ def cnn():
   """SmallCNN on 8x8 inputs (conv2 is 4x4): (model, variables, f, x)."""
   model = small_cnn.SmallCNN(channels=(4, 8), hidden=16)
   x = jnp.asarray(np.random.default_rng(1).uniform(size=(B, 8, 8, 1)), jnp.float32)
-  variables = random_variables(model, x, seed=2)
+  variables = helpers.random_variables(model, x, seed=2, kernel_gain=np.sqrt(2.0))
   return model, variables, functools.partial(model.apply, variables), x
 
 
@@ -86,7 +85,7 @@ def test_multi_target_one_forward_pass():
   for t in range(3):
     np.testing.assert_allclose(got[:, t], cam.grad_cam(SPLIT, X, targets[:, t]), rtol=1e-6)
   program = jax.make_jaxpr(lambda x: cam.grad_cam(SPLIT, x, targets))(X)
-  assert count_primitive(program, "tanh") == 1  # The forward pass, once.
+  assert helpers.count_primitive(program, "tanh") == 1  # The forward pass, once.
 
 
 def test_score_fn():

@@ -31,6 +31,7 @@ from jaxviz.models import layers
 from jaxviz.models import pooling
 from jaxviz.models import small_cnn
 from jaxviz.models import taps
+from tests import helpers
 
 torch = pytest.importorskip("torch")
 captum_attr = pytest.importorskip("captum.attr")
@@ -95,18 +96,6 @@ class FlaxCNN6(flax_nn.Module):
     return layers.Dense(CLASSES, name="logits")(h)
 
 
-def _random_variables(model, x, seed, scale):
-  rng = np.random.default_rng(seed)
-
-  def draw(path, spec):
-    if path[-1].key == "bias":
-      return jnp.asarray(rng.normal(size=spec.shape) * 0.1, spec.dtype)
-    fan_in = int(np.prod(spec.shape[:-1]))
-    return jnp.asarray(rng.normal(size=spec.shape) * scale * np.sqrt(2 / fan_in), spec.dtype)
-
-  return jax.tree_util.tree_map_with_path(draw, jax.eval_shape(model.init, jax.random.key(0), x))
-
-
 def _setup(kind):
   """(jax model fn f, conv2 layer fn, x NHWC, torch model, x NCHW)."""
   x = jnp.asarray(np.random.default_rng(0).uniform(size=(B, S, S, C_IN)), jnp.float32)
@@ -114,7 +103,7 @@ def _setup(kind):
     model, act, scale = small_cnn.SmallCNN(CLASSES, CHANNELS, HIDDEN), nn.ReLU, 1.0
   else:  # Larger weights so that some units saturate at 6.
     model, act, scale = FlaxCNN6(), ReLU6, 3.0
-  variables = _random_variables(model, x, seed=1, scale=scale)
+  variables = helpers.random_variables(model, x, seed=1, kernel_gain=scale * np.sqrt(2.0))
   f = functools.partial(model.apply, variables)
   layer_fn = taps.flax_layer_fn(model, variables, "conv2")
   net = TorchCNN(act).load_flax(variables["params"])

@@ -148,8 +148,8 @@ def test_pointwise_matches_native(h, w, cin, cout):
     ((1, 5, 5, 4), (3, 3, 4), 1, r"kernel of shape \[kh, kw, 1, 4\]"),
     ((1, 5, 5, 4), (3, 3, 2, 4), 1, r"kernel of shape \[kh, kw, 1, 4\]"),
     ((1, 5, 5, 4), (3, 3, 1, 3), 1, r"kernel of shape \[kh, kw, 1, 4\]"),
-    ((1, 5, 5, 4), (3, 3, 1, 4), 0, "stride >= 1"),
-    ((1, 5, 5, 4), (3, 3, 1, 4), 1.5, "stride >= 1"),
+    ((1, 5, 5, 4), (3, 3, 1, 4), 0, "stride must be a positive int"),
+    ((1, 5, 5, 4), (3, 3, 1, 4), 1.5, "stride must be a positive int"),
 ])
 def test_depthwise_rejects_bad_input(x_shape, k_shape, stride, match):
   with pytest.raises(ValueError, match=match):

@@ -129,9 +129,9 @@ def test_conv_ops_dispatches_by_input_channels(monkeypatch, cin, expected):
     (fast_conv.few_channel_conv2d, (5, 5, 1), (3, 3, 1, 2), 1, "x of shape"),
     (fast_conv.few_channel_conv2d, (1, 5, 5, 2), (3, 3, 1, 2), 1, r"kernel of shape \[kh, kw, 2, O\]"),
     (fast_conv.few_channel_conv2d, (1, 5, 5, 6), (3, 3, 6, 2), 1, "1 to 4 input channels"),
-    (fast_conv.few_channel_conv2d, (1, 5, 5, 2), (3, 3, 2, 2), 0, "stride >= 1"),
+    (fast_conv.few_channel_conv2d, (1, 5, 5, 2), (3, 3, 2, 2), 0, "stride must be a positive int"),
     (fast_conv.dense_conv2d, (1, 5, 5, 6), (3, 3, 5, 2), 1, r"kernel of shape \[kh, kw, 6, O\]"),
-    (fast_conv.dense_conv2d, (1, 5, 5, 6), (3, 3, 6, 2), 1.5, "stride >= 1"),
+    (fast_conv.dense_conv2d, (1, 5, 5, 6), (3, 3, 6, 2), 1.5, "stride must be a positive int"),
 ])
 def test_rejects_bad_input(fn, x_shape, k_shape, stride, match):
   with pytest.raises(ValueError, match=match):

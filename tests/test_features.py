@@ -13,33 +13,18 @@ import pytest
 
 from jaxviz.inspect import features
 from jaxviz.inspect import top_activations
+from jaxviz.models import mobilenet
 from jaxviz.models import small_cnn
 from jaxviz.models import taps
 from jaxviz.plotting import inspect_plots
+from tests import helpers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def random_variables(model, input_shape, seed=0):
-  """``{"params": ...}`` with N(0, 1/fan_in) kernels and zero biases, without ``model.init``.
-
-  (Compiling Flax's truncated-normal initialisers costs seconds per layer on CPU.)
-  """
-  shapes = jax.eval_shape(model.init, jax.random.key(0), jax.ShapeDtypeStruct(input_shape,
-                                                                              np.float32))
-  rng = np.random.default_rng(seed)
-
-  def draw(leaf):
-    if len(leaf.shape) < 2:
-      return np.zeros(leaf.shape, np.float32)
-    return (rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1]))).astype(np.float32)
-
-  return jax.tree.map(draw, shapes)
-
-
 def _model():
   model = small_cnn.SmallCNN(num_classes=3, channels=(4, 6), hidden=5)
-  return model, random_variables(model, (1, 28, 28, 1))
+  return model, helpers.random_variables(model, (1, 28, 28, 1), bias_std=0.0)
 
 
 def _images(n, seed=0):
@@ -171,3 +156,22 @@ def test_feature_map_figure_grid_for_spatial_and_stem_plot_for_dense():
   np.testing.assert_array_equal(ax.containers[0].markerline.get_ydata(), np.arange(4.0))
   with pytest.raises(ValueError, match=r"\[h, w, c\] or \[d\]"):
     inspect_plots.feature_map_figure(np.zeros((3, 3)))
+
+
+def test_layer_names_come_from_capture_intermediates_in_output_order():
+  model, variables = _model()
+  assert taps.layer_names(model, variables, (1, 28, 28, 1)) == [
+      "conv1", "pool1", "conv2", "pool2", "fc1", "logits"]
+  net = mobilenet.MobileNetV2(width=0.35)
+  shapes = jax.eval_shape(net.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 32, 32, 3),
+                                                                            np.float32))
+  names = taps.layer_names(net, shapes, (1, 32, 32, 3))
+  block = names.index("expanded_conv_3")  # a block after its sublayers, before the next block
+  assert names[block - 3:block + 2] == ["expanded_conv_3/expand", "expanded_conv_3/depthwise",
+                                        "expanded_conv_3/project", "expanded_conv_3",
+                                        "expanded_conv_4/expand"]
+  x = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype(np.float32)
+  acts = taps.activations(model, variables, x, ["fc1", "conv1"])
+  assert list(acts) == ["fc1", "conv1"] and acts["conv1"].shape == (2, 28, 28, 4)
+  _, full = taps.flax_layer_fn(model, variables, "fc1")(x)
+  np.testing.assert_array_equal(acts["fc1"], full)  # the same values as the perturbation tap

@@ -9,14 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.conftest import count_primitive
-from tests.conftest import random_variables
 from jaxviz.attribution import backward_rules
 from jaxviz.attribution import gradients
 from jaxviz.attribution import neuron
 from jaxviz.attribution import reductions
 from jaxviz.models import small_cnn
 from jaxviz.models import taps
+from tests import helpers
 
 B, H, W, C, K = 2, 4, 5, 3, 6
 D = H * W * C
@@ -79,7 +78,7 @@ def cnn():
   """A small Flax CNN on 8x8 inputs: (model, variables, f, x)."""
   model = small_cnn.SmallCNN(channels=(4, 8), hidden=16)
   x = jax.random.uniform(jax.random.key(0), (B, 8, 8, 1))
-  variables = random_variables(model, x, seed=1)
+  variables = helpers.random_variables(model, x, seed=1, kernel_gain=np.sqrt(2.0))
   return model, variables, functools.partial(model.apply, variables), x
 
 
@@ -112,12 +111,12 @@ def test_one_forward_pass_for_all_targets():
   def program(targets):
     return jax.make_jaxpr(lambda x: gradients.input_gradients(sin_model, x, targets))(X)
 
-  assert count_primitive(program(jnp.zeros((B,), jnp.int32)), "sin") == 1
-  assert count_primitive(program(jnp.zeros((B, 5), jnp.int32)), "sin") == 1
+  assert helpers.count_primitive(program(jnp.zeros((B,), jnp.int32)), "sin") == 1
+  assert helpers.count_primitive(program(jnp.zeros((B, 5), jnp.int32)), "sin") == 1
   # The counter does see a per-target loop of forward passes.
   loop = jax.make_jaxpr(lambda x: [jax.grad(lambda x: sin_model(x)[:, t].sum())(x)
                                    for t in range(5)])(X)
-  assert count_primitive(loop, "sin") == 5
+  assert helpers.count_primitive(loop, "sin") == 5
 
 
 def test_no_retrace_for_same_shapes():

@@ -17,14 +17,15 @@ from configs import activations as activations_config
 from configs import embedding as embedding_config
 from configs import train as train_config
 from configs import weights as weights_config
+from experiments import activations
+from experiments import common
+from experiments import embedding
+from experiments import inputs
+from experiments import weights
 from jaxviz import checkpoint
 from jaxviz import data
-from jaxviz import experiment
-from jaxviz.runs import activations
-from jaxviz.runs import embedding
-from jaxviz.runs import train
-from jaxviz.runs import weights
-from tests.test_features import random_variables
+from jaxviz import models
+from tests import helpers
 
 
 def _digits(config):
@@ -39,10 +40,10 @@ def _digits(config):
 def cnn_workdir(tmp_path_factory):
   """A finished-training workdir holding the smoke CNN with random weights."""
   workdir = tmp_path_factory.mktemp("cnn")
-  spec = train.model_spec(_digits(train_config.get_config("smoke")),
+  spec = inputs.model_spec(_digits(train_config.get_config("smoke")),
                           data.load_dataset("digits", "train"))
-  model = checkpoint.build_small_model(spec)
-  params = random_variables(model, (1, 8, 8, 1))["params"]
+  model = models.build_small_model(spec)
+  params = helpers.random_variables(model, (1, 8, 8, 1), bias_std=0.0)["params"]
   checkpoint.save(workdir, {"params": params, "step": 0}, spec, final=True)
   return str(workdir)
 
@@ -68,7 +69,7 @@ def test_weights_run(tmp_path, cnn_workdir):
   config.linear_train.learning_rate = 0.05
   config.mobilenet = True
   config.mobilenet_weights = str(tmp_path / "missing.npz")
-  experiment.execute(weights.run, config, tmp_path)
+  common.execute(weights.run, config, tmp_path)
   summary = _contract(tmp_path, ["cnn_conv1_filters.png", "cnn_conv2_filters.png",
                                  "linear_class_templates.png"], ["weights.npz"])
   assert summary["mobilenet"]["status"].startswith("skipped: ")
@@ -77,7 +78,7 @@ def test_weights_run(tmp_path, cnn_workdir):
   assert summary["template_correlation_mean"] > 0.1  # random templates: about 0
   with np.load(tmp_path / "weights.npz") as npz:
     kernel, templates = npz["linear_kernel"], npz["linear_templates"]
-    assert npz["cnn_conv1_filters"].shape == (8, 3, 3, 1)
+    assert npz["cnn_conv1_filters"].shape == (config.cnn_train.channels[0], 3, 3, 1)
   np.testing.assert_array_equal(templates, kernel.T.reshape(10, 8, 8, 1))
   assert (tmp_path / "linear" / "checkpoint").is_dir()  # trained on demand in the workdir
 
@@ -88,7 +89,7 @@ def test_activations_run(tmp_path, cnn_workdir):
   _digits(config.cnn_train)
   config.top_layers = ("conv1",)  # conv2's 8x8 field covers a whole 8x8 digit
   config.max_images = 200
-  summary = experiment.execute(activations.run, config, tmp_path)
+  summary = common.execute(activations.run, config, tmp_path)
   _contract(tmp_path, ["cnn_maps_conv1.png", "cnn_maps_conv2.png", "cnn_maps_fc1.png",
                        "top_activations_conv1.png"],
             ["cnn_feature_maps.npz", "top_activations_conv1.npz"])
@@ -118,7 +119,7 @@ def test_embedding_run(tmp_path, cnn_workdir):
   config = embedding_config.get_config("smoke")
   config.cnn_workdir = cnn_workdir
   _digits(config.cnn_train)
-  summary = experiment.execute(embedding.run, config, tmp_path)
+  summary = common.execute(embedding.run, config, tmp_path)
   _contract(tmp_path, ["embedding_scatter.png", "mosaic_pixels_tsne.png",
                        "mosaic_features_tsne.png"], ["embedding.npz"])
   knn = summary["knn5_agreement"]

@@ -5,12 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments import weights as weights_run
 from jaxviz.inspect import weights
 from jaxviz.models import small_cnn
 from jaxviz.plotting import inspect_plots
-from jaxviz.runs import weights as weights_run
-from tests.conftest import shared_asset
-from tests.test_features import random_variables
+from tests import helpers
 
 
 def _kernel(shape, seed=0):
@@ -62,7 +61,7 @@ def test_filter_grid_bad_input():
 
 
 def test_mobilenet_v2_first_conv_and_depthwise_filters():
-  path = shared_asset("mobilenet_imagenet/mobilenet_v2_1.0_224_quant_dequant_float32.npz")
+  path = helpers.shared_asset("mobilenet_imagenet/mobilenet_v2_1.0_224_quant_dequant_float32.npz")
   with np.load(path) as npz:
     conv = npz["MobilenetV2/Conv/kernel"]
     depthwise = npz["MobilenetV2/expanded_conv/depthwise/kernel"]
@@ -84,7 +83,7 @@ def test_class_templates_are_exactly_the_reshaped_columns():
 def test_class_templates_match_the_linear_models_flatten_order():
   model = small_cnn.LinearSoftmax(num_classes=4)
   x = jax.random.uniform(jax.random.key(0), (2, 5, 6, 3))
-  params = random_variables(model, x.shape, seed=1)["params"]
+  params = helpers.random_variables(model, x.shape, seed=1, bias_std=0.0)["params"]
   templates = weights.class_templates(weights.layer_kernel(params, "logits"), (5, 6, 3))
   # logit_k(x) = <template_k, x> + b_k: the template is what the model multiplies pixels with.
   expected = jnp.einsum("khwc,bhwc->bk", templates, x) + params["logits"]["bias"]

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxviz.attribution.integrated_gradients import METHODS
-from jaxviz.attribution.integrated_gradients import integrated_gradients
-from jaxviz.attribution.integrated_gradients import integration_points
+from jaxviz.attribution.path_integrals import integrated_gradients
+from jaxviz.attribution.path_integrals import integration_points
+from jaxviz.attribution.path_integrals import METHODS
 
 SHAPE = (2, 3, 3, 2)
 X = jax.random.uniform(jax.random.PRNGKey(0), SHAPE)
@@ -111,7 +111,7 @@ def test_matches_captum():
 @pytest.mark.parametrize("kwargs, match", [
     ({"method": "simpson"}, "Unknown integration method"),
     ({"steps": 1}, "steps must be an int >= 2"),
-    ({"steps": 0, "method": "riemann_left"}, "steps must be an int >= 1"),
+    ({"steps": 0, "method": "riemann_left"}, "steps must be a positive int"),
     ({"chunk_size": 0}, "chunk_size"),
     ({"baseline": jnp.zeros((2, 3, 3, 3))}, "does not broadcast"),
     ({"baseline": jnp.full(SHAPE, jnp.nan)}, "NaN"),

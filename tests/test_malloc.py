@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from jaxviz import malloc
+from experiments import malloc
 
 glibc_only = pytest.mark.skipif(malloc._glibc() is None or malloc.preloaded_allocator() is not None,
                                 reason="needs glibc's malloc on Linux (no other one preloaded)")
@@ -18,7 +18,7 @@ glibc_only = pytest.mark.skipif(malloc._glibc() is None or malloc.preloaded_allo
 # pages are disabled so that a fault is one 4 KiB page whatever the THP mode.
 _FAULTS_SCRIPT = textwrap.dedent("""
     import ctypes, resource, sys, threading
-    from jaxviz import malloc
+    from experiments import malloc
     libc = ctypes.CDLL(None)
     assert libc.prctl(41, 1, 0, 0, 0) == 0  # PR_SET_THP_DISABLE
     if sys.argv[1] == "tuned":
@@ -68,7 +68,7 @@ def test_tuned_malloc_reuses_large_blocks_instead_of_faulting_fresh_pages():
 @glibc_only
 def test_warns_when_jax_already_runs():
   script = ("import jax.numpy as jnp; jnp.ones(2).block_until_ready(); "
-            "from jaxviz import malloc; print(malloc.tune_glibc_malloc())")
+            "from experiments import malloc; print(malloc.tune_glibc_malloc())")
   result = _run(script)
   assert result.stdout.strip() == "True"
   assert "already started its CPU backend" in result.stderr
@@ -95,7 +95,7 @@ def test_no_preloaded_allocator(monkeypatch):
 def _train_digits(workdir, *flags):
   root = pathlib.Path(__file__).resolve().parents[1]
   result = subprocess.run(
-      [sys.executable, "-m", "experiments.train", "--config=configs/train.py:digits",
+      [sys.executable, "-m", "experiments.train", "--config=configs/train.py:smoke",
        "--config.epochs=1", f"--workdir={workdir}", *flags],
       capture_output=True, text=True, cwd=root, check=False)
   assert result.returncode == 0, result.stderr[-3000:]

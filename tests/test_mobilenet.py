@@ -11,17 +11,17 @@ from jaxviz import data
 from jaxviz.models import mobilenet_loader
 from jaxviz.models import registry
 from jaxviz.models import tflite_reader
-from tests.conftest import shared_asset
+from tests import helpers
 
 
 @functools.lru_cache(maxsize=None)
 def _load(name, source):
-  shared_asset("mobilenet_imagenet")
+  helpers.shared_asset("mobilenet_imagenet")
   return mobilenet_loader.load_mobilenet(name, source=source)
 
 
 def _foolbox_inputs(meta):
-  names, images, labels = data.labelled_images(shared_asset("foolbox_samples"), "imagenet_*")
+  names, images, labels = data.labelled_images(helpers.shared_asset("foolbox_samples"), "imagenet_*")
   return names, data.prepare_for_model(images, meta), labels
 
 
@@ -37,7 +37,7 @@ def test_tflite_and_npz_give_identical_params(name):
 
 
 def test_tflite_dequantization_formula():
-  path = shared_asset("mobilenet_imagenet/mobilenet_v1_0.25_128_quant.tflite")
+  path = helpers.shared_asset("mobilenet_imagenet/mobilenet_v1_0.25_128_quant.tflite")
   import tflite  # pylint: disable=g-import-not-at-top
   model = tflite.Model.GetRootAsModel(path.read_bytes(), 0)
   graph = model.Subgraphs(0)
@@ -74,7 +74,7 @@ def test_mobilenet_v1_accuracy_matches_source():
 
 
 def test_fast_and_native_convs_agree():
-  shared_asset("mobilenet_imagenet")
+  helpers.shared_asset("mobilenet_imagenet")
   _, params, meta = _load("mobilenet_v2", "npz")
   fast = mobilenet_loader.load_mobilenet("mobilenet_v2", impl="fast")[0]
   native = mobilenet_loader.load_mobilenet("mobilenet_v2", impl="native")[0]
@@ -94,7 +94,7 @@ def test_missing_weight_file_names_it_and_its_source(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("source,suffix", [("tflite", ".tflite"), ("npz", ".npz")])
 def test_corrupt_weight_file_is_a_clear_error(tmp_path, source, suffix):
-  good = shared_asset("mobilenet_imagenet/mobilenet_v1_0.25_128_quant"
+  good = helpers.shared_asset("mobilenet_imagenet/mobilenet_v1_0.25_128_quant"
                       + ("_dequant_float32.npz" if source == "npz" else ".tflite"))
   bad = tmp_path / ("truncated" + suffix)
   bad.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 3])

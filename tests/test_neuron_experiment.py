@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from configs import neuron as neuron_config
+from experiments import common
+from experiments import neuron
 from jaxviz import checkpoint
-from jaxviz import experiment
+from jaxviz import models
 from jaxviz.models import taps
-from jaxviz.runs import neuron
 
 LAYERS = ("conv1", "conv2")
 
@@ -27,7 +28,7 @@ def runs(tmp_path_factory, compile_cache):
   del compile_cache
   root = tmp_path_factory.mktemp("neuron")
   config = _smoke_config(root)
-  return [(experiment.execute(neuron.run, config, root / name), root / name, root / "cnn")
+  return [(common.execute(neuron.run, config, root / name), root / name, root / "cnn")
           for name in ("first", "second")]
 
 
@@ -71,7 +72,7 @@ def test_channels_and_maps_match_a_direct_computation(runs):
   """
   _, workdir, cnn_dir = runs[0]
   arrays = np.load(workdir / "neuron_small_cnn.npz")
-  model, params, meta = checkpoint.load_trained(cnn_dir)
+  model, params, meta = models.load_trained(cnn_dir)
   variables = {"params": params}
   x = jnp.asarray(meta.preprocess(np.round(arrays["images"] * 255)))
 

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxviz.attribution.occlusion import occlusion
-from jaxviz.attribution.occlusion import patch_starts
+from jaxviz.attribution.occlusion_maps import occlusion
+from jaxviz.attribution.occlusion_maps import patch_starts
 
 SHAPE = (2, 7, 6, 2)
 X = jax.random.uniform(jax.random.PRNGKey(0), SHAPE)

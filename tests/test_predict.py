@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from configs import predict as predict_config
-from jaxviz import experiment
+from experiments import common
+from experiments import predict
 from jaxviz import validation
 from jaxviz.models import registry
-from jaxviz.runs import predict
-from tests.conftest import shared_asset
+from tests import helpers
 
 
 def test_predict_on_foolbox_imagenet_samples(tmp_path):
-  folder = shared_asset("foolbox_samples")
+  folder = helpers.shared_asset("foolbox_samples")
   subset = tmp_path / "images"
   subset.mkdir()
   for f in sorted(folder.glob("imagenet_*")):
@@ -22,7 +22,7 @@ def test_predict_on_foolbox_imagenet_samples(tmp_path):
   config = predict_config.get_config()
   config.images = str(subset)
   out = tmp_path / "run"
-  experiment.execute(predict.run, config, out)
+  common.execute(predict.run, config, out)
   records = json.loads((out / "predictions.json").read_text())
   assert len(records) == 21  # 20 foolbox images + skimage chelsea
   correct = 0
@@ -45,7 +45,7 @@ def test_predict_on_foolbox_imagenet_samples(tmp_path):
 
 
 def test_wrong_input_for_model_is_a_clear_error():
-  shared_asset("mobilenet_imagenet")
+  helpers.shared_asset("mobilenet_imagenet")
   _, _, meta = registry.load_model("mobilenet_v2")
   with pytest.raises(ValueError, match=r"\(224, 224\)"):
     validation.check_model_input(np.zeros((1, 128, 128, 3), np.float32), meta)

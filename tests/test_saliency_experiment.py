@@ -4,14 +4,20 @@ The MobileNetV2 part of the smoke config is left out here (``models``): its
 eight compilations take about a CPU minute. The real run exercises it.
 """
 
+import functools
 import json
 
+import jax
 import numpy as np
 import pytest
 
 from configs import saliency as saliency_config
-from jaxviz import experiment
-from jaxviz.runs import saliency
+from experiments import common
+from experiments import inputs
+from experiments import saliency
+from jaxviz import attribution
+from jaxviz import models
+from jaxviz.models import taps
 
 def _smoke_config(tmp_path):
   config = saliency_config.get_config("smoke")
@@ -25,7 +31,7 @@ def runs(tmp_path_factory, compile_cache):
   del compile_cache
   root = tmp_path_factory.mktemp("saliency")
   config = _smoke_config(root)
-  return [(experiment.execute(saliency.run, config, root / name), root / name)
+  return [(common.execute(saliency.run, config, root / name), root / name)
           for name in ("first", "second")]
 
 
@@ -59,6 +65,41 @@ def test_npz_maps(runs):
       assert m.min() >= 0, method
 
 
+def test_maps_equal_direct_library_calls_on_the_same_inputs(runs):
+  _, workdir = runs[0]
+  config = _smoke_config(workdir.parent)
+  settings = config.small_cnn
+  arrays = np.load(workdir / "saliency_small_cnn.npz")
+  model, params, meta = models.load_trained(config.cnn_workdir)
+  test = inputs.load_test_split(config.cnn_train)
+  idx = inputs.pick_test_images(test.labels, settings.num_images)
+  x = meta.preprocess(test.images[idx])
+  np.testing.assert_allclose(arrays["images"], meta.deprocess(x))
+  f = functools.partial(model.apply, {"params": params})
+  t = np.argmax(np.asarray(f(x)), axis=-1).astype(np.int32)
+  np.testing.assert_array_equal(arrays["targets"], t)
+  layer_fn = taps.flax_layer_fn(model, {"params": params}, settings.gradcam_layer)
+  reduce = attribution.reduce_channels
+  expected = {
+      "gradient": attribution.saliency_map(f, x, t),
+      "guided_backprop": attribution.saliency_map(f, x, t, rule="guided_backprop"),
+      "deconvnet": attribution.saliency_map(f, x, t, rule="deconvnet"),
+      "grad_cam": attribution.grad_cam(layer_fn, x, t),
+      "smoothgrad": reduce(attribution.smoothgrad(
+          attribution.input_gradients, f, x, t, key=jax.random.key(config.seed),
+          num_samples=settings.smoothgrad_samples, noise_level=settings.smoothgrad_noise,
+          chunk_size=settings.smoothgrad_chunk)),
+      "integrated_gradients": reduce(attribution.integrated_gradients(
+          f, x, t, baseline=np.zeros(1, np.float32), steps=settings.ig_steps,
+          chunk_size=settings.ig_chunk)),
+      "occlusion": attribution.occlusion(f, x, t, patch=settings.occlusion_patch,
+                                         stride=settings.occlusion_stride, fill=0.0),
+  }
+  for method, want in expected.items():
+    np.testing.assert_allclose(arrays[method], np.asarray(want), rtol=1e-5, atol=1e-6,
+                               err_msg=method)
+
+
 def test_two_runs_give_identical_arrays(runs):
   first = np.load(runs[0][1] / "saliency_small_cnn.npz")
   second = np.load(runs[1][1] / "saliency_small_cnn.npz")
@@ -76,9 +117,9 @@ def test_display_maps_are_unit_scaled():
 
 def test_pick_test_images_one_per_class():
   labels = np.array([3, 1, 1, 0, 3, 2, 0])
-  np.testing.assert_array_equal(saliency.pick_test_images(labels, 3), [1, 3, 5])  # 0, 1, 2
+  np.testing.assert_array_equal(inputs.pick_test_images(labels, 3), [1, 3, 5])  # 0, 1, 2
   with pytest.raises(ValueError, match=r"\[1, 4\]"):
-    saliency.pick_test_images(labels, 5)
+    inputs.pick_test_images(labels, 5)
 
 
 @pytest.mark.parametrize("field, value, match", [

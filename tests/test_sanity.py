@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 import pytest
 import scipy.stats
 
@@ -183,4 +184,5 @@ def test_sanity_figure(tmp_path):
   colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
   assert len(colorbars) == 2
   fig.savefig(tmp_path / "sanity.png")
-  assert (tmp_path / "sanity.png").stat().st_size > 0
+  with Image.open(tmp_path / "sanity.png") as saved:  # the figure renders at its own size
+    assert saved.size == tuple(round(v) for v in fig.get_size_inches() * fig.dpi)

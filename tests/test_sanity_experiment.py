@@ -9,13 +9,14 @@ import pytest
 import scipy.stats
 
 from configs import sanity as sanity_config
+from experiments import sanity
 from jaxviz import checkpoint
+from jaxviz import models
 from jaxviz.attribution import cam
 from jaxviz.attribution import gradients
 from jaxviz.attribution import sanity as sanity_lib
 from jaxviz.models import taps
-from jaxviz.runs import sanity
-from tests.conftest import smoke_runs_on_one_cnn
+from tests import helpers
 
 LAYERS = ["logits", "fc1", "conv2", "conv1"]
 
@@ -24,7 +25,7 @@ LAYERS = ["logits", "fc1", "conv2", "conv1"]
 def two_runs(tmp_path_factory):
   """The smoke config run twice into two workdirs (one model)."""
   config = sanity_config.get_config("smoke")
-  return config, smoke_runs_on_one_cnn(sanity.run, config, tmp_path_factory.mktemp("sanity"))
+  return config, helpers.smoke_runs_on_one_cnn(sanity.run, config, tmp_path_factory.mktemp("sanity"))
 
 
 def test_smoke_run_writes_figure_arrays_and_correlations(two_runs):
@@ -56,7 +57,7 @@ def test_smoke_run_writes_figure_arrays_and_correlations(two_runs):
       np.testing.assert_allclose(correlations[method][layer], np.mean(rho), rtol=1e-4,
                                  atol=1e-5)
   # The trained model's maps are what the library computes directly.
-  model, params, meta = checkpoint.load_trained(config.cnn_workdir)
+  model, params, meta = models.load_trained(config.cnn_workdir)
   x = meta.preprocess(arrays["images"])
   f = functools.partial(model.apply, {"params": params})
   np.testing.assert_array_equal(arrays["targets"], np.argmax(f(x), axis=-1))

@@ -3,9 +3,11 @@
 import sys
 
 import numpy as np
+from PIL import Image
 import pytest
 import scipy.ndimage
 
+from jaxviz import data
 from jaxviz.attribution import segmentation
 from jaxviz.attribution.segmentation import saliency_grabcut
 from jaxviz.plotting.attribution_extras import segmentation_figure
@@ -39,6 +41,16 @@ def test_grabcut_recovers_the_disc_from_blurred_saliency():
   # The seeds alone cover far less of the disc than GrabCut does.
   seeds = saliency >= np.quantile(saliency, 0.95)
   assert _iou(seeds, disc) < 0.5
+
+
+def test_the_seed_decides_grabcuts_colour_model_initialisation():
+  # A photo with a blurred random saliency map: GrabCut's k-means start
+  # (OpenCV's RNG, seeded by `seed`) changes the mask.
+  image = data.resize([data.skimage_image("astronaut")], (64, 64))[0]
+  saliency = scipy.ndimage.gaussian_filter(np.random.default_rng(0).random((64, 64)), 4)
+  masks = [saliency_grabcut(image, saliency, seed=s, iterations=1) for s in (0, 1, 1)]
+  assert (masks[0] != masks[1]).sum() >= 10  # another seed, another mask
+  np.testing.assert_array_equal(masks[1], masks[2])  # the same seed, the same mask
 
 
 def test_largest_component_drops_a_salient_speck():
@@ -85,4 +97,5 @@ def test_segmentation_figure(tmp_path):
   assert titles[:3] == ["disc", "saliency", f"GrabCut mask ({100 * disc.mean():.0f}% of image)"]
   assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 2
   fig.savefig(tmp_path / "segmentation.png")
-  assert (tmp_path / "segmentation.png").stat().st_size > 0
+  with Image.open(tmp_path / "segmentation.png") as saved:  # the figure renders at its own size
+    assert saved.size == tuple(round(v) for v in fig.get_size_inches() * fig.dpi)

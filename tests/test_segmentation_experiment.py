@@ -10,12 +10,12 @@ import pytest
 import scipy.ndimage
 
 from configs import segmentation as segmentation_config
-from jaxviz import checkpoint
-from jaxviz.attribution import gradients
-from jaxviz.attribution import reductions
-from jaxviz.attribution.smoothgrad import smoothgrad
-from jaxviz.runs import segmentation
-from tests.conftest import smoke_runs_on_one_cnn
+from experiments import inputs
+from experiments import segmentation
+from jaxviz import attribution
+from jaxviz import models
+from jaxviz.attribution import segmentation as segmentation_lib
+from tests import helpers
 
 try:
   import cv2  # pylint: disable=g-import-not-at-top,unused-import
@@ -29,8 +29,8 @@ needs_cv2 = pytest.mark.skipif(not HAS_CV2, reason="OpenCV missing: pip install 
 def two_runs(tmp_path_factory):
   """The smoke config run twice into two workdirs (one model)."""
   config = segmentation_config.get_config("smoke")
-  return config, smoke_runs_on_one_cnn(segmentation.run, config,
-                                       tmp_path_factory.mktemp("segmentation"))
+  return config, helpers.smoke_runs_on_one_cnn(segmentation.run, config,
+                                               tmp_path_factory.mktemp("segmentation"))
 
 
 @needs_cv2
@@ -69,16 +69,32 @@ def test_smoke_run_writes_figure_arrays_and_statistics(two_runs):
 def test_saliency_is_smoothgrad_of_the_top1_gradient(two_runs):
   config, (out, _) = two_runs
   arrays = np.load(out / "segmentation.npz")
-  model, params, meta = checkpoint.load_trained(config.cnn_workdir)
+  model, params, meta = models.load_trained(config.cnn_workdir)
   x = meta.preprocess(arrays["images"][..., :1])
   logits = model.apply({"params": params}, x)
   np.testing.assert_array_equal(arrays["targets"], np.argmax(logits, axis=-1))
   f = functools.partial(model.apply, {"params": params})
-  grads = smoothgrad(gradients.input_gradients, f, x, arrays["targets"],
-                                key=jax.random.key(config.seed), num_samples=4,
-                                noise_level=config.noise_level, chunk_size=config.chunk_size)
-  np.testing.assert_allclose(arrays["saliency"], reductions.reduce_channels(grads), rtol=1e-4,
+  grads = attribution.smoothgrad(attribution.input_gradients, f, x, arrays["targets"],
+                                 key=jax.random.key(config.seed), num_samples=4,
+                                 noise_level=config.noise_level, chunk_size=config.chunk_size)
+  np.testing.assert_allclose(arrays["saliency"], attribution.reduce_channels(grads), rtol=1e-4,
                              atol=1e-6)
+
+
+@needs_cv2
+def test_the_config_seed_reaches_grabcut(two_runs, tmp_path, monkeypatch):
+  config = two_runs[0].copy_and_resolve_references()
+  seeds = []
+  real = segmentation_lib.saliency_grabcut
+
+  def recording(*args, **kwargs):
+    seeds.append(kwargs["seed"])
+    return real(*args, **kwargs)
+
+  monkeypatch.setattr(segmentation_lib, "saliency_grabcut", recording)
+  config.seed = 7
+  segmentation.run(config, tmp_path)
+  assert seeds == [7, 7]  # one GrabCut per image, each with the config's seed
 
 
 @needs_cv2
@@ -114,7 +130,7 @@ def test_unknown_photo_file_lists_the_available_ones(tmp_path):
   folder.mkdir()
   from PIL import Image  # pylint: disable=g-import-not-at-top
   Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "a.png")
-  images, names = segmentation.load_photos(str(folder), ("a.png",))
+  images, names = inputs.load_photos(str(folder), ("a.png",))
   assert names == ["a.png"] and images[0].shape == (4, 4, 3)
-  with pytest.raises(ValueError, match=r"\['b.png'\] not found; available: \['a.png'\]"):
-    segmentation.load_photos(str(folder), ("b.png",))
+  with pytest.raises(ValueError, match=r"\['b.png'\] not in .*; available: \['a.png'\]"):
+    inputs.load_photos(str(folder), ("b.png",))

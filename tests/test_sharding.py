@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxviz import attribution
 from jaxviz import sharding
 
 _SCRIPT = textwrap.dedent("""
@@ -51,17 +52,15 @@ def test_bad_arguments():
 
 
 def test_eight_cpu_devices_match_one_device(tmp_path):
-  pytest.importorskip("jaxviz.attribution.gradients")
   multi = tmp_path / "multi.npy"
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
              JAX_PLATFORMS="cpu")
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   subprocess.run([sys.executable, "-c", _SCRIPT.format(path=str(multi))], check=True, env=env,
                  cwd=root, timeout=300)
-  from jaxviz.attribution import gradients  # pylint: disable=g-import-not-at-top
   w = np.random.default_rng(0).normal(size=(12, 5)).astype(np.float32)
   f = lambda x: jnp.tanh(x.reshape(x.shape[0], -1)) @ w
   x = np.random.default_rng(1).normal(size=(21, 2, 2, 3)).astype(np.float32)
   t = (np.arange(21) % 5).astype(np.int32)
-  single = np.asarray(gradients.input_gradients(f, x, t))
+  single = np.asarray(attribution.input_gradients(f, x, t))
   np.testing.assert_allclose(np.load(multi), single, rtol=1e-5, atol=1e-6)

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxviz.attribution import smoothgrad
 from jaxviz.validation import check_key
-from jaxviz.attribution.smoothgrad import smoothgrad
 
 KEY = jax.random.PRNGKey(0)
 

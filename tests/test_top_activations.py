@@ -10,12 +10,12 @@ from jaxviz.models import layers
 from jaxviz.models import small_cnn
 from jaxviz.models import taps
 from jaxviz.plotting import inspect_plots
-from tests.test_features import random_variables
+from tests import helpers
 
 
 def _model():
   model = small_cnn.SmallCNN(num_classes=3, channels=(4, 6), hidden=5)
-  return model, random_variables(model, (1, 28, 28, 1))
+  return model, helpers.random_variables(model, (1, 28, 28, 1), bias_std=0.0)
 
 
 def _to_inputs(pixels):
@@ -45,7 +45,7 @@ def test_small_cnn_receptive_fields_match_the_architecture(layer, size, stride, 
 
 def test_receptive_field_of_strided_valid_convs():
   model = StridedValid()
-  variables = random_variables(model, (1, 23, 23, 1), seed=1)
+  variables = helpers.random_variables(model, (1, 23, 23, 1), seed=1, bias_std=0.0)
   assert ta.receptive_field(model, variables, "a", (23, 23, 1)) == ta.ReceptiveField(
       (5, 5), (2, 2), (0, 0))
   assert ta.receptive_field(model, variables, "b", (23, 23, 1)) == ta.ReceptiveField(
@@ -70,7 +70,7 @@ def test_receptive_field_bad_layers():
   with pytest.raises(ValueError, match="Valid layer names"):
     ta.receptive_field(model, variables, "conv3", (28, 28, 1))
   small = small_cnn.SmallCNN(num_classes=3, channels=(4, 6), hidden=5)
-  small_vars = random_variables(small, (1, 8, 8, 1))
+  small_vars = helpers.random_variables(small, (1, 8, 8, 1), bias_std=0.0)
   with pytest.raises(ValueError, match="reaches the border"):  # 8x8 field on an 8x8 image
     ta.receptive_field(small, small_vars, "conv2", (8, 8, 1))
 

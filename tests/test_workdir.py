@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxviz import experiment
+from experiments import common
 from jaxviz import workdir as wd
 
 
@@ -39,7 +39,7 @@ def test_npz_and_figure_round_trip(tmp_path):
 def test_execute_writes_summary_and_a_failing_run_writes_none(tmp_path):
   import ml_collections  # pylint: disable=g-import-not-at-top
   config = ml_collections.ConfigDict({"seed": 3})
-  summary = experiment.execute(lambda c, w: {"metric": 0.5}, config, tmp_path / "ok")
+  summary = common.execute(lambda c, w: {"metric": 0.5}, config, tmp_path / "ok")
   on_disk = json.loads((tmp_path / "ok" / "summary.json").read_text())
   assert on_disk["metric"] == summary["metric"] == 0.5
   assert on_disk["config"] == {"seed": 3}
@@ -50,6 +50,6 @@ def test_execute_writes_summary_and_a_failing_run_writes_none(tmp_path):
     raise RuntimeError("boom")
 
   with pytest.raises(RuntimeError):
-    experiment.execute(failing, config, tmp_path / "bad")
+    common.execute(failing, config, tmp_path / "bad")
   assert not (tmp_path / "bad" / "summary.json").exists()
   assert not list((tmp_path / "bad").glob("*.tmp"))

@@ -34,8 +34,9 @@ import jax.numpy as jnp
 
 from jaxviz import validation
 from jaxviz.attribution import gradients
-from jaxviz.attribution import neuron
 from jaxviz.models import taps
+
+__all__ = ("grad_cam", "guided_grad_cam")
 
 
 @functools.partial(jax.jit, static_argnames=("fn", "score_fn", "relu", "size"))
@@ -84,7 +85,14 @@ def grad_cam(layer_fn: taps.LayerFn, x: jax.typing.ArrayLike,
       targets of the wrong shape/dtype/range (all before any work).
   """
   validation.check_images(x)
-  logits, act = neuron.layer_output_shapes(layer_fn, x)
+  return _validated_grad_cam(layer_fn, x, targets, relu=relu, upsample=upsample,
+                             score_fn=score_fn)
+
+
+def _validated_grad_cam(layer_fn, x, targets, *, relu, upsample, score_fn):
+  """:func:`grad_cam` for an ``x`` already checked (everything else is checked here)."""
+  logits, act = taps.check_layer_output(
+      gradients.prepare(layer_fn, "gradient", x, None).out_shape, x.shape[0])
   if len(act.shape) != 4:
     raise ValueError(f"Grad-CAM needs a spatial layer with activations [B, h, w, C], got "
                      f"{act.shape}.")
@@ -123,8 +131,8 @@ def guided_grad_cam(f: Callable[[jax.Array], jax.Array], layer_fn: taps.LayerFn,
   """
   validation.check_images(x)
   # Trace the guided rewrite first: a model without rectifiers fails before any work.
-  prep = gradients.prepare(f, "guided_backprop", x)
-  gradients.check_logits(prep.out_shape, x.shape[0], score_fn)
-  cam = grad_cam(layer_fn, x, targets, score_fn=score_fn)
-  guided = gradients.input_gradients(f, x, targets, rule="guided_backprop", score_fn=score_fn)
-  return guided * cam[..., None]
+  prep, guided_targets, _ = gradients.prepare_targets(f, x, targets, rule="guided_backprop",
+                                                      score_fn=score_fn)
+  cam = _validated_grad_cam(layer_fn, x, targets, relu=True, upsample=True, score_fn=score_fn)
+  guided = gradients.validated_input_gradients(prep, x, guided_targets, score_fn)
+  return guided.reshape(cam.shape + guided.shape[-1:]) * cam[..., None]

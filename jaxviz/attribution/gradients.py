@@ -38,6 +38,10 @@ import numpy as np
 from jaxviz import validation
 from jaxviz.attribution import backward_rules
 
+__all__ = ("Prepared", "ScoreFn", "as_targets", "backward_rule_report", "check_logits",
+           "input_gradients", "prepare", "prepare_targets", "scored", "validated_input_gradients",
+           "vjp_over_targets")
+
 ScoreFn = Callable[[jax.Array], jax.Array]
 
 # Prepared functions kept alive (each holds references to its parameters).
@@ -165,6 +169,36 @@ def as_targets(targets: Any, batch: int, num_scores: int) -> tuple[jax.Array, bo
   return (targets[:, None] if squeeze else targets), squeeze
 
 
+def prepare_targets(f: Callable[..., Any], x: jax.typing.ArrayLike, targets: Any, *,
+                    rule: str = "gradient", score_fn: ScoreFn | None = None,
+                    what: str = "f(x)") -> tuple[Prepared, jax.Array, bool]:
+  """The one path from ``(f, x, targets)`` to validated targets, for every method.
+
+  Traces ``f`` once per signature (cached, :func:`prepare`), checks that it
+  returns logits ``[B, K]`` (:func:`check_logits`) and that the targets are
+  int ``[B]`` or ``[B, T]`` in ``[0, K)`` (:func:`as_targets`).
+
+  Args:
+    f: model function ``logits [B, K] = f(x)``.
+    x: float inputs [B, H, W, C] (checked by the caller).
+    targets: int class indices [B] or [B, T].
+    rule: the backward rule to prepare ``f`` with.
+    score_fn: optional ``score_fn(logits) -> [B, K']``; targets index its scores.
+    what: how to name the logits in error messages.
+
+  Returns:
+    ``(prepared, targets [B, T] int32, squeeze)``; ``squeeze`` says the
+    targets were ``[B]``.
+
+  Raises:
+    ValueError: logits not [B, K], targets of the wrong shape, dtype or range.
+  """
+  prep = prepare(f, rule, x)
+  num_scores = check_logits(prep.out_shape, x.shape[0], score_fn, what=what)
+  targets, squeeze = as_targets(targets, x.shape[0], num_scores)
+  return prep, targets, squeeze
+
+
 def vjp_over_targets(vjp: Callable, targets: jax.Array, num_scores: int,
                      dtype) -> Any:
   """Applies ``vjp`` to one one-hot cotangent per target, vmapped.
@@ -229,11 +263,15 @@ def input_gradients(f: Callable[[jax.Array], jax.Array], x: jax.typing.ArrayLike
     backward_rules.NoRectifierError: a non-gradient rule found no rectifier.
   """
   validation.check_images(x)
-  prep = prepare(f, rule, x)
-  num_scores = check_logits(prep.out_shape, x.shape[0], score_fn)
-  targets, squeeze = as_targets(targets, x.shape[0], num_scores)
-  grads = _input_gradients(prep.fn, prep.consts, jnp.asarray(x), targets, score_fn)
+  prep, targets, squeeze = prepare_targets(f, x, targets, rule=rule, score_fn=score_fn)
+  grads = validated_input_gradients(prep, x, targets, score_fn)
   return grads[:, 0] if squeeze else grads
+
+
+def validated_input_gradients(prep: Prepared, x: jax.typing.ArrayLike, targets: jax.Array,
+                              score_fn: ScoreFn | None = None) -> jax.Array:
+  """:func:`input_gradients` [B, T, H, W, C] from :func:`prepare_targets`' results (no checks)."""
+  return _input_gradients(prep.fn, prep.consts, jnp.asarray(x), targets, score_fn)
 
 
 def backward_rule_report(f: Callable[[jax.Array], jax.Array], x: jax.typing.ArrayLike, *,

@@ -28,6 +28,8 @@ from jaxviz import validation
 from jaxviz.attribution import gradients
 from jaxviz.models import taps
 
+__all__ = ("Neuron", "SPATIAL_REDUCTIONS", "neuron_gradients", "top_channels")
+
 SPATIAL_REDUCTIONS = ("mean", "max")
 _MEAN, _MAX, _POSITION = 0, 1, 2
 
@@ -58,26 +60,11 @@ class Neuron:
   reduction: str = "mean"
 
 
-def layer_output_shapes(layer_fn: taps.LayerFn, x: jax.typing.ArrayLike
-                        ) -> tuple[jax.ShapeDtypeStruct, jax.ShapeDtypeStruct]:
-  """Shapes of ``layer_fn(x, None)``: ``(logits, activation [B, ..., C])``.
-
-  Traces ``layer_fn`` once per input shape (cached, see
-  :func:`gradients.prepare`).
-
-  Raises:
-    ValueError: unknown layer (from ``taps``), ``layer_fn`` not returning a
-      pair, or an activation without a batch and a channel axis.
-  """
-  out = gradients.prepare(layer_fn, "gradient", x, None).out_shape
-  if not (isinstance(out, tuple) and len(out) == 2):
-    raise ValueError("layer_fn must return (logits, activation); build it with "
-                     "taps.flax_layer_fn or taps.split_layer_fn.")
-  logits, act = out
-  if len(act.shape) < 2 or act.shape[0] != x.shape[0]:
-    raise ValueError(f"The layer activation must have shape [B, ..., C] with B={x.shape[0]}, "
-                     f"got {act.shape}.")
-  return logits, act
+def _layer_output_shapes(layer_fn: taps.LayerFn, x) -> tuple[jax.ShapeDtypeStruct,
+                                                               jax.ShapeDtypeStruct]:
+  """``(logits, activation)`` shapes of ``layer_fn(x, None)``, traced once (cached)."""
+  return taps.check_layer_output(gradients.prepare(layer_fn, "gradient", x, None).out_shape,
+                                 x.shape[0])
 
 
 def _index(value, batch: int, size: int, what: str, where: int) -> np.ndarray:
@@ -179,7 +166,7 @@ def neuron_gradients(layer_fn: taps.LayerFn, x: jax.typing.ArrayLike,
   neurons = [neurons] if single else list(neurons)
   if not neurons:
     raise ValueError("neurons must name at least one Neuron.")
-  act_shape = layer_output_shapes(layer_fn, x)[1].shape
+  act_shape = _layer_output_shapes(layer_fn, x)[1].shape
   channels, positions, modes = _encode(neurons, act_shape)
   prep = gradients.prepare(layer_fn, rule, x, None)
   grads = _neuron_gradients(prep.fn, prep.consts, jnp.asarray(x), channels, positions, modes)
@@ -212,9 +199,9 @@ def top_channels(layer_fn: taps.LayerFn, x: jax.typing.ArrayLike,
     ValueError: bad ``x``, unknown layer, or ``k`` out of range.
   """
   validation.check_images(x)
-  act_shape = layer_output_shapes(layer_fn, x)[1].shape
+  act_shape = _layer_output_shapes(layer_fn, x)[1].shape
   num_channels = act_shape[-1]
-  if not isinstance(k, (int, np.integer)) or not 1 <= k <= num_channels:
+  if validation.check_positive_int(k, "k") > num_channels:
     raise ValueError(f"k must be an int in [1, {num_channels}] (the layer's channels), got {k!r}.")
   prep = gradients.prepare(layer_fn, "gradient", x, None)
   return _top_channels(prep.fn, prep.consts, jnp.asarray(x), int(k))

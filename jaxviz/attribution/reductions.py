@@ -17,7 +17,10 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from jaxviz import validation
 from jaxviz.attribution import gradients
+
+__all__ = ("REDUCTIONS", "input_x_gradient", "normalize_maps", "reduce_channels", "saliency_map")
 
 REDUCTIONS = ("max_abs", "max_abs_signed", "sum_abs", "signed", "l2")
 
@@ -155,8 +158,7 @@ def normalize_maps(maps: jax.typing.ArrayLike, percentile: float = 99.0, *,
   maps = jnp.asarray(maps)
   if not (jnp.issubdtype(maps.dtype, jnp.floating) or jnp.issubdtype(maps.dtype, jnp.integer)):
     raise ValueError(f"maps must be real numbers, got dtype {maps.dtype}.")
-  if not isinstance(maps, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(maps))):
-    raise ValueError("maps contains NaN or Inf values.")
+  validation.check_finite(maps, "maps")
   if not jnp.issubdtype(maps.dtype, jnp.floating):
     maps = maps.astype(jnp.float32)
   return _normalize(maps, jnp.float32(percentile), bool(signed))

@@ -49,17 +49,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxviz import validation
+from jaxviz.attribution import gradients
 from jaxviz.attribution import reductions
 
+__all__ = ("ORIGINAL", "cascading_randomization", "independent_randomization", "randomize_layer",
+           "reduce_map", "spearman_rank_correlation")
+
 ORIGINAL = "original"
-
-
-def _average_ranks(values: jax.Array) -> jax.Array:
-  """0-based ranks of a 1-D array, ties sharing their average rank."""
-  ordered = jnp.sort(values)
-  left = jnp.searchsorted(ordered, values, side="left")
-  right = jnp.searchsorted(ordered, values, side="right")
-  return (left + right - 1).astype(jnp.float32) / 2
 
 
 def spearman_rank_correlation(a: jax.typing.ArrayLike, b: jax.typing.ArrayLike) -> jax.Array:
@@ -83,8 +79,9 @@ def spearman_rank_correlation(a: jax.typing.ArrayLike, b: jax.typing.ArrayLike) 
 
 @jax.jit
 def _spearman(a, b):
-  ranks_a = jax.vmap(_average_ranks)(a)
-  ranks_b = jax.vmap(_average_ranks)(b)
+  # Average ranks for ties, as scipy.stats.spearmanr (offsets cancel below).
+  ranks_a = jax.vmap(jax.scipy.stats.rankdata)(a)
+  ranks_b = jax.vmap(jax.scipy.stats.rankdata)(b)
   ranks_a = ranks_a - ranks_a.mean(axis=1, keepdims=True)
   ranks_b = ranks_b - ranks_b.mean(axis=1, keepdims=True)
   return jnp.sum(ranks_a * ranks_b, axis=1) / jnp.sqrt(
@@ -186,11 +183,10 @@ def _randomization_test(build_f, params, layer_order, x, targets, methods, key, 
     raise ValueError(f"{ORIGINAL!r} is reserved for the unrandomized maps; rename that layer.")
   if not methods or not all(callable(m) for m in methods.values()):
     raise ValueError("methods must be a non-empty dict {name: method(f, x, targets)}.")
-  f = build_f(params)
-  logits = jax.eval_shape(f, jax.ShapeDtypeStruct(x.shape, x.dtype))
-  validation.check_targets(targets, x.shape[0], logits.shape[-1])
   if np.ndim(targets) != 1:
     raise ValueError(f"targets must be [B] (one map per image), got shape {np.shape(targets)}.")
+  f = build_f(params)
+  gradients.prepare_targets(f, x, targets)
   x, targets = jnp.asarray(x), jnp.asarray(targets)
 
   def all_maps(f):

@@ -31,8 +31,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxviz import validation
 
-def _import_cv2():
+__all__ = ("import_cv2", "saliency_grabcut")
+
+
+def import_cv2():
+  """The ``cv2`` module; ImportError naming the install command when it is missing."""
   try:
     import cv2  # pylint: disable=g-import-not-at-top
   except ImportError as e:
@@ -80,14 +85,13 @@ def saliency_grabcut(image: np.ndarray, saliency: np.ndarray, *, fg_quantile: fl
   if not 0.0 <= bg_quantile < fg_quantile <= 1.0:
     raise ValueError(f"Need 0 <= bg_quantile < fg_quantile <= 1, got bg_quantile={bg_quantile}, "
                      f"fg_quantile={fg_quantile}.")
-  if not isinstance(iterations, int) or iterations < 1:
-    raise ValueError(f"iterations must be a positive int, got {iterations!r}.")
+  iterations = validation.check_positive_int(iterations, "iterations")
   foreground = saliency >= np.quantile(saliency, fg_quantile)
   background = saliency < np.quantile(saliency, bg_quantile)
   if not background.any() or foreground.all():
     raise ValueError("saliency is too flat: the quantile thresholds give no background seeds "
                      "(is the map constant?).")
-  cv2 = _import_cv2()
+  cv2 = import_cv2()
 
   labels = np.full(saliency.shape, cv2.GC_PR_BGD, np.uint8)
   labels[background] = cv2.GC_BGD

@@ -21,6 +21,10 @@ from typing import Iterator
 import numpy as np
 
 from jaxviz import assets
+from jaxviz import validation
+
+__all__ = ("batch_indices", "Dataset", "FASHION_MNIST_CLASSES", "idx_search_dirs", "IDX_SPLITS",
+           "load_idx_dataset", "MNIST_CLASSES", "read_idx")
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -38,12 +42,10 @@ _IDX_DATASETS = {
 }
 
 _IDX_HOW_TO_GET = {
-    "fashion_mnist": ("the full Fashion-MNIST (train 60k + test 10k) comes with "
-                      "`apt-get install dataset-fashion-mnist` (installs "
-                      "/usr/share/datasets/fashion-mnist); the test split alone is "
-                      "the shared asset folder fashion_mnist_t10k under $JAXVIZ_DATA_DIR"),
-    "mnist": ("the test split is the shared asset folder mnist_t10k under "
-              "$JAXVIZ_DATA_DIR, from " + assets.ASSET_SOURCES["mnist_t10k"]),
+    "fashion_mnist": ("`python -m jaxviz.assets fetch fashion_mnist_t10k` downloads the full "
+                      "Fashion-MNIST (train 60k + test 10k) into the user cache; or `apt-get "
+                      "install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist)"),
+    "mnist": "`python -m jaxviz.assets fetch mnist_t10k` downloads the test split",
 }
 
 
@@ -62,9 +64,7 @@ def batch_indices(num_examples: int, batch_size: int, *, shuffle: bool = False,
     int64 arrays [B]; each index appears exactly once over all batches (except
     the dropped remainder).
   """
-  if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-      or batch_size <= 0):
-    raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+  batch_size = validation.check_positive_int(batch_size, "batch_size")
   order = (np.random.default_rng(seed).permutation(num_examples) if shuffle
            else np.arange(num_examples))
   stop = num_examples - num_examples % batch_size if drop_remainder else num_examples

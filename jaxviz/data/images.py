@@ -9,6 +9,9 @@ import re
 import numpy as np
 import PIL.Image
 
+__all__ = ("IMAGE_EXTENSIONS", "IMAGE_MODES", "labelled_images", "load_image", "load_image_folder",
+           "parse_label")
+
 IMAGE_EXTENSIONS = (".bmp", ".jpeg", ".jpg", ".png")
 IMAGE_MODES = ("RGB", "L", None)
 

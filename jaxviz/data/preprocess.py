@@ -1,4 +1,4 @@
-"""Resizing and per-model preprocessing of numpy image batches (PIL, no JAX)."""
+"""Resizing and per-model preprocessing of numpy image batches (PIL and numpy)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import PIL.Image
+
+from jaxviz import validation
+
+__all__ = ("convert_channels", "Images", "LUMA_WEIGHTS", "prepare_for_model", "resize")
 
 if TYPE_CHECKING:  # Importing jaxviz.models would pull in Flax; only the type is needed.
   from jaxviz.models import meta as meta_lib
@@ -73,12 +77,13 @@ def _check_images(images: Images, what: str) -> list[np.ndarray] | np.ndarray:
 
 
 def _check_size(size) -> tuple[int, int]:
-  def positive_int(s) -> bool:
-    return isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
-
-  if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(map(positive_int, size)):
-    raise ValueError(f"size must be a pair of positive ints (H, W), got {size!r}.")
-  return int(size[0]), int(size[1])
+  message = f"size must be a pair of positive ints (H, W), got {size!r}."
+  if not isinstance(size, (tuple, list)) or len(size) != 2:
+    raise ValueError(message)
+  try:
+    return tuple(validation.check_positive_int(s, "size") for s in size)
+  except ValueError:
+    raise ValueError(message) from None
 
 
 def _resize_one(image: np.ndarray, size: tuple[int, int], central_crop: float) -> np.ndarray:

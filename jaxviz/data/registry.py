@@ -8,6 +8,8 @@ from jaxviz.data import idx
 from jaxviz.data import samples
 from jaxviz.data import tfds_source
 
+__all__ = ("DATASET_NAMES", "load_dataset", "TFDS_PREFIX")
+
 TFDS_PREFIX = "tfds:"
 DATASET_NAMES = ("fashion_mnist", "mnist", "digits", TFDS_PREFIX + "<tfds name>")
 

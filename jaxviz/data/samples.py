@@ -7,6 +7,8 @@ import numpy as np
 from jaxviz.data import idx
 from jaxviz.data import preprocess
 
+__all__ = ("DIGITS_SPLITS", "skimage_image", "SKIMAGE_IMAGES", "sklearn_digits")
+
 # scikit-image sample pictures shipped inside its wheel (no download needed);
 # 8-bit RGB photos first, then 8-bit gray ones.
 SKIMAGE_IMAGES = (

@@ -18,6 +18,8 @@ import numpy as np
 from jaxviz import assets
 from jaxviz.data import idx
 
+__all__ = ("load_tfds", "TfdsSource")
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TfdsSource:

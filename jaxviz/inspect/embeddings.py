@@ -1,22 +1,27 @@
 """2-D embeddings of features (PCA, t-SNE) and how well they keep classes together.
 
 t-SNE: van der Maaten & Hinton 2008, "Visualizing Data using t-SNE",
-https://www.jmlr.org/papers/v9/vandermaaten08a.html (scikit-learn's
-implementation). The k-nearest-neighbour class agreement measures how well
-a space (raw features or a 2-D embedding) keeps same-class points together:
-1 when every point's neighbours share its class, about 1/K for K balanced
-classes placed at random.
+https://www.jmlr.org/papers/v9/vandermaaten08a.html. PCA, t-SNE and the
+nearest-neighbour search are scikit-learn's (host-side numpy work on a few
+thousand feature vectors; nothing here is worth a compiled program). The
+k-nearest-neighbour class agreement measures how well a space (raw features
+or a 2-D embedding) keeps same-class points together: 1 when every point's
+neighbours share its class, about 1/K for K balanced classes placed at
+random.
 """
 
 from __future__ import annotations
 
-import functools
-
-import jax
-import jax.numpy as jnp
 import numpy as np
+from sklearn import decomposition
 from sklearn import manifold
+from sklearn import neighbors
 import threadpoolctl
+
+from jaxviz import validation
+
+__all__ = ("flatten_features", "knn_agreement", "knn_indices", "min_points_for_perplexity", "pca",
+           "tsne")
 
 
 def _check_points(points, name: str = "points") -> None:
@@ -25,17 +30,16 @@ def _check_points(points, name: str = "points") -> None:
     raise ValueError(f"{name} must be an array [N, D] with N >= 2, got shape {tuple(shape)}.")
 
 
-def flatten_features(features: jax.typing.ArrayLike) -> jax.Array:
+def flatten_features(features) -> np.ndarray:
   """[N, ...] -> float32 [N, D]: one feature vector per example."""
-  features = jnp.asarray(features, jnp.float32)
+  features = np.asarray(features, np.float32)
   if features.ndim < 2:
     raise ValueError(f"features must be [N, ...] with a feature axis, got shape {features.shape}.")
   return features.reshape(features.shape[0], -1)
 
 
-@functools.partial(jax.jit, static_argnames=("num_components",))
-def pca(features: jax.typing.ArrayLike, num_components: int = 2) -> jax.Array:
-  """Projects centred features onto their top principal components.
+def pca(features, num_components: int = 2) -> np.ndarray:
+  """Projects centred features onto their top principal components (scikit-learn).
 
   Args:
     features: [N, D].
@@ -44,14 +48,20 @@ def pca(features: jax.typing.ArrayLike, num_components: int = 2) -> jax.Array:
   Returns:
     float32 [N, num_components], columns in order of decreasing variance;
     each component's sign is fixed so that its largest-magnitude loading is
-    positive (deterministic, as scikit-learn's ``svd_flip``).
+    positive (scikit-learn's ``svd_flip``), so the result is deterministic.
+
+  Raises:
+    ValueError: features not [N, D] or non-finite, or too many components.
   """
-  x = jnp.asarray(features, jnp.float32)
-  x = x - jnp.mean(x, axis=0)
-  _, _, vt = jnp.linalg.svd(x, full_matrices=False)
-  vt = vt[:num_components]
-  signs = jnp.sign(vt[jnp.arange(num_components), jnp.argmax(jnp.abs(vt), axis=1)])
-  return x @ (vt * signs[:, None]).T
+  _check_points(features, "features")
+  x = np.asarray(features, np.float64)
+  validation.check_finite(x, "features")
+  num_components = validation.check_positive_int(num_components, "num_components")
+  if num_components > min(x.shape):
+    raise ValueError(f"num_components must be <= min(N, D) = {min(x.shape)}, got "
+                     f"{num_components}.")
+  return decomposition.PCA(n_components=num_components,
+                           svd_solver="full").fit_transform(x).astype(np.float32)
 
 
 def min_points_for_perplexity(perplexity: float) -> int:
@@ -88,8 +98,7 @@ def tsne(features, *, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1
   """
   _check_points(features, "features")
   x = np.asarray(features, np.float64)
-  if not np.all(np.isfinite(x)):
-    raise ValueError("features contain NaN or Inf values.")
+  validation.check_finite(x, "features")
   if not perplexity > 0:
     raise ValueError(f"perplexity must be > 0, got {perplexity!r}.")
   need = min_points_for_perplexity(perplexity)
@@ -105,32 +114,22 @@ def tsne(features, *, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1
     return model.fit_transform(x).astype(np.float32)
 
 
-@functools.partial(jax.jit, static_argnames=("k", "block"))
-def knn_indices(points: jax.typing.ArrayLike, k: int = 5, block: int = 512) -> jax.Array:
-  """Indices of each point's k nearest other points (Euclidean).
+def knn_indices(points, k: int = 5) -> np.ndarray:
+  """Indices of each point's k nearest other points (Euclidean, scikit-learn).
 
-  Computed block-wise over query rows (``lax.map``), so memory is
-  [block, N] rather than [N, N]. A point is never its own neighbour, even
-  when it has exact duplicates (those count as neighbours at distance 0).
+  A point is never its own neighbour, even when it has exact duplicates
+  (those count as neighbours at distance 0).
 
   Args:
     points: [N, D].
-    k: neighbours per point (< N).
-    block: query rows per block.
+    k: neighbours per point (1 <= k < N).
 
   Returns:
-    int32 [N, k], nearest first.
+    int64 [N, k], nearest first.
   """
-  x = jnp.asarray(points, jnp.float32)
-  n = x.shape[0]
-  sq = jnp.sum(x * x, axis=1)
-
-  def neighbours(i):
-    d = sq[i] + sq - 2.0 * (x @ x[i])
-    d = jnp.where(jnp.arange(n) == i, jnp.inf, d)
-    return jax.lax.top_k(-d, k)[1]
-
-  return jax.lax.map(neighbours, jnp.arange(n), batch_size=min(block, n))
+  x = np.asarray(points, np.float64)
+  search = neighbors.NearestNeighbors(n_neighbors=k, algorithm="brute").fit(x)
+  return search.kneighbors(return_distance=False)  # No query: each point's own index is left out.
 
 
 def knn_agreement(points: jax.typing.ArrayLike, labels: jax.typing.ArrayLike, k: int = 5) -> float:
@@ -152,7 +151,7 @@ def knn_agreement(points: jax.typing.ArrayLike, labels: jax.typing.ArrayLike, k:
   n = np.shape(points)[0]
   if labels.shape != (n,):
     raise ValueError(f"labels must have shape [N] = ({n},), got {labels.shape}.")
-  if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
+  if validation.check_positive_int(k, "k") >= n:
     raise ValueError(f"k must be an int in [1, {n}) (other points available), got {k!r}.")
-  nbrs = np.asarray(knn_indices(points, k=int(k)))
+  nbrs = knn_indices(points, k=int(k))
   return float(np.mean(labels[nbrs] == labels[:, None]))

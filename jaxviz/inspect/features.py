@@ -13,7 +13,7 @@ device.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -22,6 +22,9 @@ import numpy as np
 
 from jaxviz import sharding
 from jaxviz.models import taps
+
+__all__ = ("check_dataset_images", "extract_features", "feature_maps", "most_active_channels",
+           "Preprocess", "Preprocessed")
 
 Preprocess = Callable[[np.ndarray], np.ndarray]
 
@@ -42,8 +45,12 @@ def check_dataset_images(images, preprocess: Preprocess | None) -> np.ndarray:
   return images
 
 
-class _Preprocessed:
-  """A dataset view whose slices are preprocessed on access, batch by batch."""
+class Preprocessed:
+  """A dataset view whose slices are preprocessed on access, batch by batch.
+
+  :func:`jaxviz.sharding.map_batches` slices it like an array, so the dataset
+  is never converted to float at once.
+  """
 
   def __init__(self, images: np.ndarray, preprocess: Preprocess | None):
     self.images, self.preprocess = images, preprocess
@@ -54,21 +61,6 @@ class _Preprocessed:
   def __getitem__(self, index: slice) -> np.ndarray:
     chunk = self.images[index]
     return np.asarray(chunk if self.preprocess is None else self.preprocess(chunk), np.float32)
-
-
-def padded_batches(images: np.ndarray, batch_size: int,
-                   preprocess: Preprocess | None) -> Iterator[tuple[np.ndarray, int]]:
-  """Yields ``(x float32 [batch_size, ...], n_valid)`` covering ``images`` in order.
-
-  ``preprocess`` is applied per batch (the dataset is never converted to
-  float at once). The last batch is padded with copies of its last example
-  (valid inputs, so no NaN/Inf can appear) up to ``batch_size``; only its
-  first ``n_valid`` rows are real.
-  """
-  view = _Preprocessed(images, preprocess)
-  for start in range(0, len(view), batch_size):
-    x = view[start:start + batch_size]
-    yield sharding.pad_batch(x, batch_size), len(x)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "layer"))
@@ -106,7 +98,7 @@ def extract_features(model: nn.Module, variables, images, layer: str, *, batch_s
   taps.check_layer_names(model, variables, (1,) + images.shape[1:], [layer])
   placed = sharding.put_replicated(variables, mesh)
   fn = lambda x: _layer_output(model, placed, x, layer)
-  out = sharding.map_batches(fn, [_Preprocessed(images, preprocess)], batch_size=batch_size,
+  out = sharding.map_batches(fn, [Preprocessed(images, preprocess)], batch_size=batch_size,
                              mesh=mesh)
   return np.asarray(out, np.float32)
 

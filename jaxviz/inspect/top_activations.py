@@ -5,12 +5,12 @@ https://arxiv.org/abs/1311.2901: for a channel of a conv layer, the dataset
 images whose strongest response (max over space) in that channel is largest,
 and the input patch that the strongest unit sees.
 
-The search is one pass over the dataset in fixed-size batches through a
-module-level jitted step that computes each image's max-over-space and its
-spatial argmax for the chosen channels and merges them into a running top-k
-per channel (``lax.top_k`` over the previous top-k and the new batch), so
-memory does not grow with the dataset. Batches are sharded over local
-devices as in :func:`jaxviz.inspect.features.extract_features`.
+The search is one pass over the dataset with
+:func:`jaxviz.sharding.map_batches` (fixed-size batches sharded over the
+devices, one compiled program): a module-level jitted function gives each
+image's max-over-space and its spatial argmax for the chosen channels, and
+the top k per channel are picked on the host from those ``[N, C]`` arrays
+(a few numbers per image, so memory grows only by ``8 * N * C`` bytes).
 
 Receptive fields are measured, not derived from the architecture: the
 non-zero support of the gradient of a unit with respect to the input is the
@@ -30,8 +30,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxviz import sharding
+from jaxviz import validation
 from jaxviz.inspect import features
 from jaxviz.models import taps
+
+__all__ = ("crop_patch", "gradient_support", "receptive_field", "ReceptiveField",
+           "top_activating_inputs", "TopActivations")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,22 +224,11 @@ class TopActivations:
 
 
 @functools.partial(jax.jit, static_argnames=("model", "layer"))
-def _merge_top_k(model: nn.Module, variables, x, num_valid, start, channels, state, layer):
-  """Merges one batch's max-over-space activations into the running top-k per channel."""
+def _channel_maxima(model: nn.Module, variables, x, channels, layer):
+  """Per image and chosen channel: the max over space and its flat position, each [B, C]."""
   act = taps.flax_layer_fn(model, variables, layer)(x)[1][..., channels]  # [B, h, w, C]
-  b, h, w, c = act.shape
-  flat = act.reshape(b, h * w, c)
-  maxima = jnp.where((jnp.arange(b) < num_valid)[:, None], jnp.max(flat, axis=1), -jnp.inf)
-  argmax = jnp.argmax(flat, axis=1)  # [B, C]
-  values, indices, where = state  # each [C, k]
-  k = values.shape[1]
-  cand_values = jnp.concatenate([values, maxima.T], axis=1)
-  cand_indices = jnp.concatenate([indices, jnp.broadcast_to(start + jnp.arange(b), (c, b))],
-                                 axis=1)
-  cand_where = jnp.concatenate([where, argmax.T.astype(where.dtype)], axis=1)
-  top, sel = jax.lax.top_k(cand_values, k)  # ties: earlier candidates (earlier images) first
-  return (top, jnp.take_along_axis(cand_indices, sel, axis=1),
-          jnp.take_along_axis(cand_where, sel, axis=1))
+  flat = act.reshape(act.shape[0], -1, act.shape[-1])
+  return jnp.max(flat, axis=1), jnp.argmax(flat, axis=1).astype(jnp.int32)
 
 
 def top_activating_inputs(model: nn.Module, variables, images, layer: str,
@@ -266,7 +259,7 @@ def top_activating_inputs(model: nn.Module, variables, images, layer: str,
       channel indices out of range, or k not in [1, N]; all before the pass.
   """
   images = features.check_dataset_images(images, preprocess)
-  if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(images):
+  if validation.check_positive_int(k, "k") > len(images):
     raise ValueError(f"k must be an int in [1, {len(images)}] (the number of images), got {k!r}.")
   mesh = sharding.batch_mesh()
   batch_size = sharding.round_up_batch(batch_size, mesh)
@@ -277,18 +270,15 @@ def top_activating_inputs(model: nn.Module, variables, images, layer: str,
     raise ValueError(f"channels must be a non-empty list of indices in [0, {shape[3]}) for layer "
                      f"{layer!r}; got {channels.tolist()}.")
   field = receptive_field(model, variables, layer, images.shape[1:], key=key)
-  num = len(channels)
-  state = (jnp.full((num, k), -jnp.inf, jnp.float32), jnp.full((num, k), -1, jnp.int32),
-           jnp.zeros((num, k), jnp.int32))
-  state = sharding.put_replicated(state, mesh)
   placed = sharding.put_replicated(variables, mesh)
   chans = sharding.put_replicated(jnp.asarray(channels), mesh)
-  start = 0
-  for x, n in features.padded_batches(images, batch_size, preprocess):
-    state = _merge_top_k(model, placed, sharding.put_batch(x, mesh), n, start, chans, state,
-                         layer)
-    start += n
-  values, indices, flat_pos = (np.asarray(s) for s in state)
+  maxima, where = sharding.map_batches(
+      lambda x: _channel_maxima(model, placed, x, chans, layer),
+      [features.Preprocessed(images, preprocess)], batch_size=batch_size, mesh=mesh)
+  # Per channel, the k largest maxima; ties go to the earlier image (stable sort).
+  indices = np.argsort(-maxima.T, axis=1, kind="stable")[:, :k]  # [C, k]
+  values = np.take_along_axis(maxima.T, indices, axis=1)
+  flat_pos = np.take_along_axis(where.T, indices, axis=1)
   positions = np.stack(np.divmod(flat_pos, shape[2]), axis=-1)
   boxes = np.asarray([[field.box(*p) for p in row] for row in positions], np.int64)
   patches = np.stack([

@@ -18,6 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = ("class_templates", "CONSTANT_FILTER_VALUE", "filter_grid", "layer_kernel",
+           "normalize_to_uint8_range")
+
 # Value given to every pixel of a constant filter (nothing to normalise):
 # mid-gray, so a constant filter is visibly "flat" rather than black.
 CONSTANT_FILTER_VALUE = 127.5

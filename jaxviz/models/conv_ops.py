@@ -20,6 +20,10 @@ import jax
 from jax import lax
 import jax.numpy as jnp
 
+from jaxviz.models import fast_conv
+
+__all__ = ("add_bias", "conv2d", "conv2d_native", "depthwise_conv2d", "IMPLS", "resolve_impl")
+
 IMPLS = ("auto", "native", "fast")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
@@ -43,7 +47,6 @@ def conv2d(x, kernel, stride=1, padding="SAME", impl="auto"):
   """Dense 2-D convolution. x: [B, H, W, I], kernel: [kh, kw, I, O]."""
   impl = resolve_impl(impl)
   if impl == "fast":
-    from jaxviz.models import fast_conv  # pylint: disable=g-import-not-at-top
     if kernel.shape[:2] == (1, 1) and stride == 1 and padding in ("SAME", "VALID"):
       return fast_conv.pointwise_conv2d(x, kernel)
     if padding == "SAME" and x.shape[-1] <= fast_conv.FEW_CHANNELS:
@@ -56,7 +59,6 @@ def depthwise_conv2d(x, kernel, stride=1, padding="SAME", impl="auto"):
   """Depthwise 2-D convolution. x: [B, H, W, C], kernel: [kh, kw, 1, C]."""
   impl = resolve_impl(impl)
   if impl == "fast" and padding == "SAME":
-    from jaxviz.models import fast_conv  # pylint: disable=g-import-not-at-top
     return fast_conv.depthwise_conv2d(x, kernel, stride)
   return conv2d_native(x, kernel, stride, padding, groups=x.shape[-1])
 

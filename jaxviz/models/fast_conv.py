@@ -42,16 +42,20 @@ padding element goes after).
 from __future__ import annotations
 
 import functools
-import numbers
 from typing import Callable
 
 import jax
 from jax import lax
 import jax.numpy as jnp
 
+from jaxviz import validation
 
-def _same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
-  """TF/XLA ``SAME`` padding (before, after) of one spatial axis."""
+__all__ = ("dense_conv2d", "depthwise_conv2d", "few_channel_conv2d", "FEW_CHANNELS",
+           "pointwise_conv2d", "same_padding", "strided_tap")
+
+
+def same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
+  """TF/XLA ``SAME`` padding ``(before, after)`` of one spatial axis (the odd one after)."""
   out = -(-size // stride)
   total = max((out - 1) * stride + window - size, 0)
   return total // 2, total - total // 2
@@ -59,16 +63,9 @@ def _same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
 
 def _pad_same(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
   """x [B, H, W, C] zero-padded for a ``SAME`` conv with ``kernel``'s window."""
-  pad_h = _same_padding(x.shape[1], kernel.shape[0], stride)
-  pad_w = _same_padding(x.shape[2], kernel.shape[1], stride)
+  pad_h = same_padding(x.shape[1], kernel.shape[0], stride)
+  pad_w = same_padding(x.shape[2], kernel.shape[1], stride)
   return lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pad_h, 0), (*pad_w, 0), (0, 0, 0)))
-
-
-def check_positive_int(name: str, value, what: str = "stride") -> int:
-  """``value`` as an int, or a ValueError naming the function ``name`` and ``what``."""
-  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-    raise ValueError(f"{name} expects an integer {what} >= 1, got {value!r}.")
-  return int(value)
 
 
 def strided_tap(x: jax.Array, i: int, j: int, out_h: int, out_w: int,
@@ -167,7 +164,7 @@ def depthwise_conv2d(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike,
   if kernel.ndim != 4 or kernel.shape[2] != 1 or kernel.shape[3] != x.shape[3]:
     raise ValueError(f"depthwise_conv2d expects a kernel of shape [kh, kw, 1, {x.shape[3]}] "
                      f"for x of shape {x.shape}, got {kernel.shape}.")
-  stride = check_positive_int("depthwise_conv2d", stride)
+  stride = validation.check_positive_int(stride, "depthwise_conv2d stride")
   return _depthwise_valid(_pad_same(x, kernel, stride), kernel, stride)
 
 
@@ -248,14 +245,17 @@ def few_channel_conv2d(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike,
   if not 1 <= x.shape[3] <= FEW_CHANNELS:
     raise ValueError(f"few_channel_conv2d takes 1 to {FEW_CHANNELS} input channels, got "
                      f"{x.shape[3]}; use conv_ops.conv2d.")
-  stride = check_positive_int("few_channel_conv2d", stride)
+  stride = validation.check_positive_int(stride, "few_channel_conv2d stride")
   return _few_channel_valid(_pad_same(x, kernel, stride), kernel, stride)
 
 
 def _explicit_pads(x: jax.Array, kernel: jax.Array, stride: int,
                    padding) -> tuple[tuple[int, int], tuple[int, int]]:
-  if isinstance(padding, str):
-    return tuple(lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], (stride, stride), padding))
+  if padding == "SAME":
+    return tuple(same_padding(size, window, stride)
+                 for size, window in zip(x.shape[1:3], kernel.shape[:2]))
+  if padding == "VALID":
+    return ((0, 0), (0, 0))
   return tuple((int(lo), int(hi)) for lo, hi in padding)
 
 
@@ -321,7 +321,7 @@ def dense_conv2d(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike, stride: 
   if kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
     raise ValueError(f"dense_conv2d expects a kernel of shape [kh, kw, {x.shape[3]}, O] "
                      f"for x of shape {x.shape}, got {kernel.shape}.")
-  stride = check_positive_int("dense_conv2d", stride)
+  stride = validation.check_positive_int(stride, "dense_conv2d stride")
   return _dense(x, kernel, stride, _explicit_pads(x, kernel, stride, padding))
 
 

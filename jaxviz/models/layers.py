@@ -15,6 +15,8 @@ import jax.numpy as jnp
 
 from jaxviz.models import conv_ops
 
+__all__ = ("ACTIVATIONS", "Conv", "Dense")
+
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array] | None] = {
     "relu": jax.nn.relu,
     "relu6": jax.nn.relu6,

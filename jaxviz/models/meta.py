@@ -7,6 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+__all__ = ("ModelMeta",)
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelMeta:
@@ -48,9 +50,43 @@ class ModelMeta:
   @property
   def input_range(self) -> tuple[float, float]:
     """Smallest and largest value of the model input space over all channels."""
-    lo = (0.0 - np.asarray(self.mean)) / np.asarray(self.std)
-    hi = (1.0 - np.asarray(self.mean)) / np.asarray(self.std)
-    return float(lo.min()), float(hi.max())
+    low, high = self.input_bounds
+    return float(low.min()), float(high.max())
+
+  @property
+  def input_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(low [C], high [C])`` of the valid input box (pixels 0 and 255)."""
+    mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
+    return (0.0 - mean) / std, (1.0 - mean) / std
+
+  def pixel_budget(self, value, pixel_scale: float = 1.0) -> np.ndarray:
+    """A pixel-space amount in the model's input units, per channel.
+
+    The one place where budgets given in pixel units (attack epsilons and
+    step sizes, clipping thresholds, published presets) become input-space
+    amounts: ``value / pixel_scale / std``. A difference of ``value`` in
+    pixels scaled to ``[0, pixel_scale]`` is a difference of that many input
+    units, because ``x = (pixels / 255 - mean) / std`` is affine.
+    MobileNet (``std = 0.5``): 8/255 in [0, 1] pixels is 16/255 input units.
+
+    Args:
+      value: a non-negative amount in pixel units (scalar or per channel [C]).
+      pixel_scale: the scale ``value`` is given in: 1 for pixels in [0, 1]
+        (the papers' epsilons), 255 for 8-bit pixels.
+
+    Returns:
+      float32 [C], the amount per input channel.
+
+    Raises:
+      ValueError: a negative or non-finite value or a non-positive scale.
+    """
+    value = np.asarray(value, np.float64)
+    if not np.all(np.isfinite(value)) or np.any(value < 0):
+      raise ValueError(f"pixel budget must be finite and >= 0, got {value.tolist()}.")
+    if not pixel_scale > 0:
+      raise ValueError(f"pixel_scale must be > 0, got {pixel_scale!r}.")
+    std = np.asarray(self.std, np.float64)
+    return np.broadcast_to(value / pixel_scale / std, std.shape).astype(np.float32)
 
   def preprocess(self, pixels: np.ndarray) -> np.ndarray:
     """Maps pixels ``[..., H, W, C]`` in [0, 255] to float32 model inputs."""

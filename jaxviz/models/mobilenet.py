@@ -18,6 +18,9 @@ import jax.numpy as jnp
 
 from jaxviz.models import layers
 
+__all__ = ("GlobalAvgPool", "InvertedResidual", "MobileNetV1", "MobileNetV2", "V1_CHANNELS",
+           "V1_STRIDES", "V2_BLOCKS")
+
 # (expansion t, output channels c, repeats n, first stride s) from the paper.
 V2_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
              (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
@@ -63,12 +66,12 @@ class InvertedResidual(nn.Module):
     return h
 
 
-class MobileNetV2(nn.Module):
-  """MobileNetV2 classifier. Input [B, H, W, 3] in [-1, 1]; output [B, num_logits].
+class _MobileNet(nn.Module):
+  """A TF-slim MobileNet classifier. Input [B, H, W, 3] in [-1, 1]; output [B, num_logits].
 
   Attributes:
     num_logits: 1001 for the TF-slim ImageNet checkpoints (0 = background).
-    width: depth multiplier (1.0 for the published 1.0/224 weights).
+    width: depth multiplier (1.0/224 V2 and 0.25/128 V1 weights are published).
     impl: convolution implementation (see :mod:`jaxviz.models.conv_ops`).
   """
 
@@ -76,9 +79,22 @@ class MobileNetV2(nn.Module):
   width: float = 1.0
   impl: str = "auto"
 
+  def _channels(self, c: int) -> int:
+    return _make_divisible(c * self.width)
+
+  def _head(self, h):
+    """Global average pool and the 1x1 ``Logits`` conv: [B, h, w, C] -> [B, num_logits]."""
+    h = GlobalAvgPool(name="pool")(h)
+    h = layers.Conv(self.num_logits, 1, activation="none", impl=self.impl, name="Logits")(h)
+    return h[:, 0, 0, :]
+
+
+class MobileNetV2(_MobileNet):
+  """MobileNetV2 (https://arxiv.org/abs/1801.04381); see :class:`_MobileNet`."""
+
   @nn.compact
   def __call__(self, x):
-    ch = lambda c: _make_divisible(c * self.width)
+    ch = self._channels
     h = layers.Conv(ch(32), 3, 2, activation="relu6", impl=self.impl, name="Conv")(x)
     idx = 0
     for t, c, n, s in V2_BLOCKS:
@@ -88,33 +104,19 @@ class MobileNetV2(nn.Module):
         idx += 1
     last = _make_divisible(1280 * max(1.0, self.width))
     h = layers.Conv(last, 1, activation="relu6", impl=self.impl, name="Conv_1")(h)
-    h = GlobalAvgPool(name="pool")(h)
-    h = layers.Conv(self.num_logits, 1, activation="none", impl=self.impl, name="Logits")(h)
-    return h[:, 0, 0, :]
+    return self._head(h)
 
 
-class MobileNetV1(nn.Module):
-  """MobileNetV1 classifier. Input [B, H, W, 3] in [-1, 1]; output [B, num_logits].
-
-  Attributes:
-    num_logits: 1001 for the TF-slim ImageNet checkpoints (0 = background).
-    width: depth multiplier (0.25 for the published 0.25/128 weights).
-    impl: convolution implementation (see :mod:`jaxviz.models.conv_ops`).
-  """
-
-  num_logits: int = 1001
-  width: float = 1.0
-  impl: str = "auto"
+class MobileNetV1(_MobileNet):
+  """MobileNetV1 (https://arxiv.org/abs/1704.04861); see :class:`_MobileNet`."""
 
   @nn.compact
   def __call__(self, x):
-    ch = lambda c: _make_divisible(c * self.width)
+    ch = self._channels
     h = layers.Conv(ch(32), 3, 2, activation="relu6", impl=self.impl, name="Conv2d_0")(x)
     for i, (s, c) in enumerate(zip(V1_STRIDES, V1_CHANNELS), start=1):
       h = layers.Conv(h.shape[-1], 3, s, activation="relu6", depthwise=True,
                       impl=self.impl, name=f"Conv2d_{i}_depthwise")(h)
       h = layers.Conv(ch(c), 1, activation="relu6", impl=self.impl,
                       name=f"Conv2d_{i}_pointwise")(h)
-    h = GlobalAvgPool(name="pool")(h)
-    h = layers.Conv(self.num_logits, 1, activation="none", impl=self.impl, name="Logits")(h)
-    return h[:, 0, 0, :]
+    return self._head(h)

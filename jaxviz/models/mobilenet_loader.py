@@ -21,6 +21,8 @@ from jaxviz.models import meta as meta_lib
 from jaxviz.models import mobilenet
 from jaxviz.models import tflite_reader
 
+__all__ = ("imagenet_class_names", "LABELS_FILE", "load_mobilenet", "SOURCES", "SPECS")
+
 LABELS_FILE = "mobilenet_imagenet/imagenet_labels_1001.txt"
 SPECS = {
     # name: (module class, width, input size, file stem)

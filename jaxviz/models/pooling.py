@@ -24,8 +24,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxviz import validation
 from jaxviz.models import conv_ops
 from jaxviz.models import fast_conv
+
+__all__ = ("max_pool2d", "MaxPool")
 
 
 def _window_taps(x: jax.Array, window: int) -> list[jax.Array]:
@@ -84,7 +87,7 @@ def max_pool2d(x: jax.typing.ArrayLike, window: int = 2, impl: str = "auto") -> 
   x = jnp.asarray(x)
   if x.ndim != 4:
     raise ValueError(f"max_pool2d expects x of shape [B, H, W, C], got {x.shape}.")
-  window = fast_conv.check_positive_int("max_pool2d", window, "window")
+  window = validation.check_positive_int(window, "max_pool2d window")
   if window > min(x.shape[1], x.shape[2]):
     raise ValueError(f"max_pool2d window {window} is larger than the input's spatial size "
                      f"{x.shape[1:3]}.")

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 from jaxviz.models import layers
 from jaxviz.models import pooling
 
+__all__ = ("LinearSoftmax", "SmallCNN")
+
 
 class SmallCNN(nn.Module):
   """conv1 -> pool1 -> conv2 -> pool2 -> fc1 -> logits.

@@ -1,38 +1,46 @@
 """Reaching a named layer of a model without editing it.
 
-A *layer function* is ``fn(x, delta) -> (logits, activation)``: it runs the
-model on ``x`` [B, H, W, C], adds ``delta`` (same shape as the activation, or
-``None`` for no perturbation) to the named layer's output, and returns the
-logits together with that (perturbed) activation. Differentiating with
-respect to ``delta`` at zero gives the gradient of any function of the
-logits with respect to the layer's activations (what Grad-CAM needs), in the
-same forward pass.
+A layer's *name* is its Flax module path joined by ``/`` (e.g.
+``"expanded_conv_3/expand"``); its activation is that module's ``__call__``
+output.
 
-Two ways to build one:
-
-* :func:`flax_layer_fn`: a Flax linen model and a layer name (the module path
-  joined by ``/``, e.g. ``"expanded_conv_3/expand"``), via
-  ``nn.intercept_methods``;
-* :func:`split_layer_fn`: a plain function written as ``head(features(x))``.
+* Reading activations (:func:`activations`, :func:`layer_names`) uses Flax's
+  own ``capture_intermediates``.
+* Differentiating w.r.t. an activation needs a perturbation added to it in
+  the forward pass: a *layer function* ``fn(x, delta) -> (logits,
+  activation)`` runs the model on ``x`` [B, H, W, C], adds ``delta`` (same
+  shape as the activation, or ``None``) to the named layer's output and
+  returns the logits with that (perturbed) activation. The gradient w.r.t.
+  ``delta`` at zero is the gradient of any function of the logits w.r.t. the
+  layer's activations (what Grad-CAM needs), from the same forward pass.
+  :func:`flax_layer_fn` builds one for a Flax model (through
+  ``nn.intercept_methods``, the one place that needs it);
+  :func:`split_layer_fn` for a plain function ``head(features(x))``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+__all__ = ("LayerFn", "activations", "check_layer_names", "check_layer_output", "flax_layer_fn",
+           "layer_names", "layer_output_shapes", "split_layer_fn")
+
 LayerFn = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array]]
 
-
-def _path(context) -> str:
-  return "/".join(context.module.scope.path)
+_CALL = "__call__"
 
 
 def layer_names(model: nn.Module, variables, input_shape: Sequence[int]) -> list[str]:
-  """Names of every addressable layer (submodule) of ``model``, in call order.
+  """Names of every addressable layer (submodule) of ``model``.
+
+  Flax evaluates the ``capture_intermediates`` filter once per module call,
+  when the call returns; the filter here records the names in that order and
+  captures nothing.
 
   Args:
     model: a Flax linen module.
@@ -40,19 +48,20 @@ def layer_names(model: nn.Module, variables, input_shape: Sequence[int]) -> list
     input_shape: the input shape ``[B, H, W, C]`` (only shapes are traced).
 
   Returns:
-    Module paths joined by ``/``, outermost first within each call.
+    Module paths joined by ``/``, in the order their outputs are produced
+    (a block after its sublayers: ``expanded_conv_3/expand``, ...,
+    ``expanded_conv_3``).
   """
   names = []
 
-  def record(next_fun, args, kwargs, context):
-    name = _path(context)
-    if context.method_name == "__call__" and name and name not in names:
+  def record(module: nn.Module, method_name: str) -> bool:
+    name = "/".join(module.scope.path)
+    if method_name == _CALL and name and name not in names:
       names.append(name)
-    return next_fun(*args, **kwargs)
+    return False
 
   x = jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32)
-  with nn.intercept_methods(record):
-    jax.eval_shape(model.apply, variables, x)
+  jax.eval_shape(lambda v, x: model.apply(v, x, capture_intermediates=record), variables, x)
   return names
 
 
@@ -62,6 +71,28 @@ def check_layer_names(model: nn.Module, variables, input_shape, layers: Sequence
   unknown = [name for name in layers if name not in valid]
   if unknown:
     raise ValueError(f"Unknown layer name(s) {unknown}. Valid layer names: {valid}.")
+
+
+def activations(model: nn.Module, variables, x: jax.Array,
+                layers: Sequence[str]) -> dict[str, jax.Array]:
+  """Outputs of the named layers for input ``x``: {name: [B, ...]}, one forward pass.
+
+  Differentiable and jittable (the names are static).
+
+  Raises:
+    ValueError: an unknown layer name (the message lists the valid ones).
+  """
+  layers = list(layers)
+  check_layer_names(model, variables, x.shape, layers)
+  wanted = set(layers)
+
+  def capture(module: nn.Module, method_name: str) -> bool:
+    return method_name == _CALL and "/".join(module.scope.path) in wanted
+
+  _, state = model.apply(variables, x, capture_intermediates=capture, mutable=["intermediates"])
+  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(state["intermediates"]))
+  captured = {"/".join(path[:-1]): values[-1] for path, values in flat.items()}
+  return {name: captured[name] for name in layers}
 
 
 def flax_layer_fn(model: nn.Module, variables, layer: str, *,
@@ -86,7 +117,7 @@ def flax_layer_fn(model: nn.Module, variables, layer: str, *,
 
     def tap(next_fun, args, kwargs, context):
       out = next_fun(*args, **kwargs)
-      if context.method_name == "__call__" and _path(context) == layer:
+      if context.method_name == _CALL and "/".join(context.module.scope.path) == layer:
         if delta is not None:
           out = out + delta
         captured.append(out)
@@ -114,25 +145,34 @@ def split_layer_fn(features: Callable[[jax.Array], jax.Array],
   return fn
 
 
-def activations(model: nn.Module, variables, x: jax.Array,
-                layers: Sequence[str]) -> dict[str, jax.Array]:
-  """Outputs of the named layers for input ``x``: {name: [B, ...]}.
+def check_layer_output(out: Any, batch: int
+                       ) -> tuple[jax.ShapeDtypeStruct, jax.ShapeDtypeStruct]:
+  """Validates the output shapes of a layer function: ``(logits, activation [B, ..., C])``.
+
+  Args:
+    out: ``jax.eval_shape`` of ``layer_fn(x, None)``.
+    batch: the input batch size B.
 
   Raises:
-    ValueError: an unknown layer name (the message lists the valid ones).
+    ValueError: not a pair, or an activation without a batch and a channel axis.
   """
-  layers = list(layers)
-  check_layer_names(model, variables, x.shape, layers)
-  wanted = set(layers)
-  captured = {}
+  if not (isinstance(out, tuple) and len(out) == 2):
+    raise ValueError("layer_fn must return (logits, activation); build it with "
+                     "taps.flax_layer_fn or taps.split_layer_fn.")
+  logits, act = out
+  if len(act.shape) < 2 or act.shape[0] != batch:
+    raise ValueError(f"The layer activation must have shape [B, ..., C] with B={batch}, "
+                     f"got {act.shape}.")
+  return logits, act
 
-  def tap(next_fun, args, kwargs, context):
-    out = next_fun(*args, **kwargs)
-    name = _path(context)
-    if context.method_name == "__call__" and name in wanted:
-      captured[name] = out
-    return out
 
-  with nn.intercept_methods(tap):
-    model.apply(variables, x)
-  return {name: captured[name] for name in layers}
+def layer_output_shapes(layer_fn: LayerFn, x: jax.typing.ArrayLike
+                        ) -> tuple[jax.ShapeDtypeStruct, jax.ShapeDtypeStruct]:
+  """Shapes of ``layer_fn(x, None)``: ``(logits, activation [B, ..., C])``.
+
+  Raises:
+    ValueError: unknown layer (the message lists the valid ones), or see
+      :func:`check_layer_output`.
+  """
+  out = jax.eval_shape(lambda x: layer_fn(x, None), jax.ShapeDtypeStruct(x.shape, x.dtype))
+  return check_layer_output(out, x.shape[0])

@@ -13,6 +13,8 @@ import struct
 
 import numpy as np
 
+__all__ = ("ConvWeights", "read_conv_weights")
+
 _CONV_2D = 3
 _DEPTHWISE_CONV_2D = 4
 # tflite.TensorType values.

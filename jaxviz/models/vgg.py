@@ -35,9 +35,14 @@ import safetensors
 from safetensors import safe_open
 
 from jaxviz import assets
+from jaxviz.models import init
 from jaxviz.models import layers
 from jaxviz.models import pooling
 from jaxviz.models.meta import ModelMeta
+
+__all__ = ("adaptive_avg_pool2d", "AdaptiveAvgPool", "CFGS", "HIDDEN", "IMAGENET_MEAN",
+           "IMAGENET_STD", "LABELS_ASSET", "layer_names", "load_vgg_safetensors", "MIN_INPUT",
+           "POOL_SIZE", "VGG", "vgg_builder")
 
 # torchvision's `cfgs`: output channels of each 3x3 conv, "M" for a max-pool.
 CFGS: dict[int, tuple[int | str, ...]] = {
@@ -212,20 +217,19 @@ def _meta(depth: int, num_classes: int) -> ModelMeta:
                    std=IMAGENET_STD, class_names=_class_names(num_classes), label_offset=0)
 
 
-def vgg_builder(depth: int, *, num_classes: int = 1000, width: float = 1.0,
-                key: jax.Array | None = None,
+def vgg_builder(depth: int, *, num_classes: int = 1000, width: float = 1.0, seed: int = 0,
                 impl: str = "auto") -> tuple[VGG, dict[str, Any], ModelMeta]:
   """A VGG with random parameters: He-normal kernels, zero biases.
 
   He-normal (std ``sqrt(2 / fan_in)``) keeps ReLU activations O(1) through all
-  layers. The draw is one ``jax.random.normal`` call cut into the parameter
-  shapes, which compiles in a fraction of the time ``model.init`` takes on CPU.
+  layers; the parameters are drawn with numpy (:func:`jaxviz.models.init.random_params`),
+  which takes a fraction of the time compiling ``model.init`` takes on CPU.
 
   Args:
     depth: 16 or 19.
     num_classes: size of fc8.
     width: channel multiplier (see :class:`VGG`).
-    key: PRNG key for the draw; ``jax.random.key(0)`` when None.
+    seed: seed of the draw.
     impl: convolution implementation.
 
   Returns:
@@ -234,21 +238,9 @@ def vgg_builder(depth: int, *, num_classes: int = 1000, width: float = 1.0,
   _check_depth(depth)
   _check_width(width)
   model = VGG(depth=depth, num_classes=num_classes, width=width, impl=impl)
-  key = jax.random.key(0) if key is None else key
-  shapes = jax.eval_shape(model.init, key, jax.ShapeDtypeStruct((1, 224, 224, 3), jnp.float32))
-  leaves, treedef = jax.tree.flatten(shapes["params"])
-  kernel_sizes = [leaf.size if len(leaf.shape) > 1 else 0 for leaf in leaves]
-  noise = np.asarray(jax.random.normal(key, (sum(kernel_sizes),), jnp.float32))
-  offsets = np.cumsum([0] + kernel_sizes)
-  values = []
-  for leaf, start, size in zip(leaves, offsets, kernel_sizes):
-    if size:  # Kernel [..., I, O]: fan_in is the product of all but the last dim.
-      fan_in = size // leaf.shape[-1]
-      values.append(jnp.asarray(noise[start:start + size].reshape(leaf.shape)
-                                * np.float32(np.sqrt(2.0 / fan_in))))
-    else:
-      values.append(jnp.zeros(leaf.shape, leaf.dtype))
-  return model, jax.tree.unflatten(treedef, values), _meta(depth, num_classes)
+  params = init.random_params(model, (1, 224, 224, 3), seed=seed, kernel_gain=np.sqrt(2.0),
+                              bias_std=0.0)
+  return model, params, _meta(depth, num_classes)
 
 
 # ---------------------------------------------------------------- loading

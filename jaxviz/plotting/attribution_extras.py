@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from jaxviz.plotting import common
+
+__all__ = ("sanity_figure", "segmentation_figure")
 
 
 def _as_float_image(image: np.ndarray) -> np.ndarray:
@@ -59,7 +60,7 @@ def sanity_figure(maps: Mapping[str, Mapping[str, np.ndarray]],
   layers = [c for c in columns if c != "original"]
   offset = 0 if image is None else 1
   n_cols = offset + len(columns)
-  fig = plt.figure(figsize=(1.9 * n_cols + 1.0, 1.9 * len(methods) + 3.0), layout="constrained")
+  fig = common.figure(figsize=(1.9 * n_cols + 1.0, 1.9 * len(methods) + 3.0), layout="constrained")
   grid = fig.add_gridspec(len(methods) + 1, n_cols,
                           height_ratios=[1.0] * len(methods) + [1.5])
   for row, method in enumerate(methods):

@@ -15,6 +15,8 @@ import numpy as np
 
 from jaxviz.plotting import common
 
+__all__ = ("BarPanel", "REGION_COLOR", "SALIENCY_CMAP", "saliency_overlay_figure", "summary_bars")
+
 SALIENCY_CMAP = "inferno"
 REGION_COLOR = "cyan"
 

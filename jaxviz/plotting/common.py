@@ -1,19 +1,41 @@
-"""Shared figure helpers."""
+"""Shared figure helpers.
+
+Figures are ``matplotlib.figure.Figure`` objects built without pyplot: no
+global figure state, and importing :mod:`jaxviz.plotting` never changes the
+user's matplotlib backend (a notebook keeps its inline backend). Save them
+with :func:`jaxviz.workdir.write_figure` or ``fig.savefig``; show one in a
+notebook by returning it from a cell.
+"""
 
 from __future__ import annotations
 
 import matplotlib
+from matplotlib.figure import Figure
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+__all__ = ("colormap", "figure", "new_figure", "show_image")
 
 
 def new_figure(rows: int, cols: int, cell: tuple[float, float] = (2.4, 2.4), **kwargs):
   """A figure with a [rows, cols] array of axes (always 2-D)."""
-  fig, axes = plt.subplots(rows, cols, figsize=(cell[0] * cols, cell[1] * rows),
-                           squeeze=False, **kwargs)
+  subplot_kw = {k: kwargs.pop(k) for k in ("gridspec_kw", "sharex", "sharey", "subplot_kw")
+                if k in kwargs}
+  fig = Figure(figsize=(cell[0] * cols, cell[1] * rows), **kwargs)
+  axes = fig.subplots(rows, cols, squeeze=False, **subplot_kw)
   return fig, axes
+
+
+def figure(**kwargs) -> Figure:
+  """A new figure without pyplot (``Figure(**kwargs)``, e.g. ``figsize``, ``layout``)."""
+  return Figure(**kwargs)
+
+
+def colormap(name: str):
+  """The registered matplotlib colormap ``name``; ValueError naming it when unknown."""
+  try:
+    return matplotlib.colormaps[name]
+  except KeyError as e:
+    raise ValueError(f"Unknown matplotlib colormap {name!r}.") from e
 
 
 def show_image(ax, image: np.ndarray, title: str | None = None, **kwargs):

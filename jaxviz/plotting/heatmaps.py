@@ -17,6 +17,8 @@ import numpy as np
 
 from jaxviz.plotting import common
 
+__all__ = ("dimmed_grayscale", "method_grid_figure", "neuron_grid_figure", "overlay")
+
 # ITU-R 601-2 luma weights (as PIL and jaxviz.data.convert_channels).
 _LUMA = np.asarray((0.299, 0.587, 0.114), np.float32)
 
@@ -88,11 +90,7 @@ def overlay(image: np.ndarray, heat: np.ndarray, *, cmap: str = "inferno", alpha
   _check_unit(heat, "heat")
   if not 0.0 <= alpha <= 1.0:
     raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
-  try:
-    colormap = matplotlib.colormaps[cmap]
-  except KeyError as e:
-    raise ValueError(f"Unknown matplotlib colormap {cmap!r}.") from e
-  colored = colormap(heat.astype(np.float32))[..., :3].astype(np.float32)
+  colored = common.colormap(cmap)(heat.astype(np.float32))[..., :3].astype(np.float32)
   out = (1.0 - alpha) * dimmed_grayscale(image, dim) + alpha * colored
   return np.clip(out, 0.0, 1.0)
 

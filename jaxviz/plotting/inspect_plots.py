@@ -16,6 +16,10 @@ import numpy as np
 
 from jaxviz.plotting import common
 
+__all__ = ("ACTIVATION_CMAP", "CLASS_CMAP", "class_templates_figure", "embedding_figure",
+           "feature_map_figure", "filter_slices_figure", "filters_figure", "grid_shape",
+           "mosaic_canvas", "mosaic_figure", "tile", "top_activations_figure", "WEIGHT_CMAP")
+
 ACTIVATION_CMAP = "viridis"
 WEIGHT_CMAP = "RdBu_r"
 CLASS_CMAP = "tab10"
@@ -86,7 +90,7 @@ def filter_slices_figure(slices: np.ndarray, title: str = "",
   mosaic = tile(slices / 255.0)
   fig, ax = common.new_figure(1, 1, cell=(max(4.0, 0.3 * i + 1.5), max(3.0, 0.3 * o + 1.0)))
   ax = ax[0, 0]
-  cmap = common.plt.get_cmap("gray").with_extremes(bad="#4477aa")
+  cmap = common.colormap("gray").with_extremes(bad="#4477aa")
   ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0.0, vmax=1.0,
             interpolation="nearest")
   step = max(1, i // 16)
@@ -233,7 +237,7 @@ def top_activations_figure(images: np.ndarray, boxes: np.ndarray, patches: np.nd
     The matplotlib figure.
   """
   c, k = np.shape(values)
-  fig = common.plt.figure(figsize=(2 * k * 0.95 + 0.8, c * 1.05 + 1.0), layout="constrained")
+  fig = common.figure(figsize=(2 * k * 0.95 + 0.8, c * 1.05 + 1.0), layout="constrained")
   left, right = fig.subfigures(1, 2, wspace=0.02)
   image_axes = left.subplots(c, k, squeeze=False)
   patch_axes = right.subplots(c, k, squeeze=False)
@@ -256,7 +260,7 @@ def top_activations_figure(images: np.ndarray, boxes: np.ndarray, patches: np.nd
 
 
 def _class_colors(num_classes: int) -> np.ndarray:
-  cmap = common.plt.get_cmap(CLASS_CMAP if num_classes <= 10 else "tab20")
+  cmap = common.colormap(CLASS_CMAP if num_classes <= 10 else "tab20")
   return np.asarray([cmap(i % cmap.N) for i in range(num_classes)])
 
 

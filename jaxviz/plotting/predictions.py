@@ -8,6 +8,8 @@ import numpy as np
 
 from jaxviz.plotting import common
 
+__all__ = ("prediction_grid",)
+
 
 def prediction_grid(images: np.ndarray, names: Sequence[str], topk: Sequence[Sequence[dict]],
                     title: str = "", cols: int = 5):

@@ -12,11 +12,11 @@ approximated by a quadrature rule ``sum_k w_k dF/dx(x0 + a_k (x - x0))``.
 which shrinks as ``steps`` grows (see :func:`integration_points` for the
 rules and their orders).
 
-Memory: the path points are processed ``chunk_size`` at a time
-(``jax.vmap`` over the points of a chunk, :func:`jax.lax.scan` over chunks,
-accumulating the weighted gradient sum), so peak memory is that of
-``chunk_size`` simultaneous forward/backward passes of the batch whatever
-``steps`` is. With ``[B, T]`` targets the forward pass at each path point is
+Memory: the weighted gradients of the path points are summed ``chunk_size``
+at a time by :func:`jaxviz.chunking.chunked_sum` (``jax.vmap`` within a chunk,
+:func:`jax.lax.scan` over chunks), so peak memory is that of ``chunk_size``
+simultaneous forward/backward passes of the batch whatever ``steps`` is.
+With ``[B, T]`` targets the forward pass at each path point is
 shared by the ``T`` targets (one VJP per target).
 
 The model must treat the images of a batch independently (no cross-batch
@@ -31,9 +31,12 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
+from jaxviz import chunking
 from jaxviz import validation
+from jaxviz.attribution import gradients
+
+__all__ = ("METHODS", "integrated_gradients", "integration_points")
 
 METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid",
            "gausslegendre")
@@ -67,10 +70,9 @@ def integration_points(steps: int, method: str = "riemann_trapezoid") -> tuple[n
   """
   if method not in METHODS:
     raise ValueError(f"Unknown integration method {method!r}; choose one of {METHODS}.")
-  minimum = 2 if method == "riemann_trapezoid" else 1
-  if not isinstance(steps, (int, np.integer)) or steps < minimum:
-    raise ValueError(f"steps must be an int >= {minimum} for {method!r}, got {steps!r}.")
-  n = int(steps)
+  n = validation.check_positive_int(steps, "steps")
+  if method == "riemann_trapezoid" and n < 2:
+    raise ValueError(f"steps must be an int >= 2 for {method!r}, got {steps!r}.")
   k = np.arange(n, dtype=np.float64)
   if method == "gausslegendre":
     nodes, weights = np.polynomial.legendre.leggauss(n)
@@ -86,8 +88,8 @@ def integration_points(steps: int, method: str = "riemann_trapezoid") -> tuple[n
 def _target_gradients(f, x, targets):
   """d f(x)[b, targets[b, t]] / d x[b] for every t: [B, T, ...] (one forward)."""
   logits, vjp = jax.vjp(f, x)
-  cotangents = jax.nn.one_hot(targets, logits.shape[-1], dtype=logits.dtype)  # [B, T, K]
-  return jax.vmap(lambda ct: vjp(ct)[0], in_axes=1, out_axes=1)(cotangents)
+  (grads,) = gradients.vjp_over_targets(vjp, targets, logits.shape[-1], logits.dtype)
+  return grads
 
 
 def integrated_gradients(f: Callable[[jax.Array], jax.Array], x: jax.typing.ArrayLike,
@@ -120,8 +122,8 @@ def integrated_gradients(f: Callable[[jax.Array], jax.Array], x: jax.typing.Arra
   """
   validation.check_images(x)
   integration_points(steps, method)  # Validates steps and method.
-  if not isinstance(chunk_size, int) or chunk_size < 1:
-    raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
+  chunk_size = validation.check_positive_int(chunk_size, "chunk_size")
+  _, targets, squeeze = gradients.prepare_targets(f, x, targets)
   x = jnp.asarray(x)
   if baseline is None:
     baseline = jnp.zeros_like(x)
@@ -133,34 +135,24 @@ def integrated_gradients(f: Callable[[jax.Array], jax.Array], x: jax.typing.Arra
       broadcast = None
     if broadcast != x.shape:
       raise ValueError(f"baseline of shape {shape} does not broadcast to x's shape {x.shape}.")
-    if not isinstance(baseline, jax.core.Tracer) and not np.all(np.isfinite(baseline)):
-      raise ValueError("baseline contains NaN or Inf values.")
+    validation.check_finite(baseline, "baseline")
     baseline = jnp.broadcast_to(jnp.asarray(baseline, x.dtype), x.shape)
-  logits = jax.eval_shape(f, jax.ShapeDtypeStruct(x.shape, x.dtype))
-  validation.check_targets(targets, x.shape[0], logits.shape[-1])
-  return _integrated_gradients(x, baseline, jnp.asarray(targets), f=f, steps=steps,
-                               chunk_size=chunk_size, method=method)
+  attr = _integrated_gradients(x, baseline, targets, f=f, steps=steps, chunk_size=chunk_size,
+                               method=method)
+  return attr[:, 0] if squeeze else attr
 
 
 @functools.partial(jax.jit, static_argnames=("f", "steps", "chunk_size", "method"))
 def _integrated_gradients(x, baseline, targets, *, f, steps, chunk_size, method):
-  """:func:`integrated_gradients` after validation (compiled once per f and options)."""
+  """:func:`integrated_gradients` after validation: [B, T, H, W, C] for targets [B, T]."""
   alphas, weights = integration_points(steps, method)
-  targets_2d = targets if targets.ndim == 2 else targets[:, None]
-  n_chunks = -(-steps // chunk_size)
-  chunk = -(-steps // n_chunks)
-  pad = n_chunks * chunk - steps
-  alphas = jnp.asarray(np.pad(alphas, (0, pad)).reshape(n_chunks, chunk), x.dtype)
-  weights = jnp.asarray(np.pad(weights, (0, pad)).reshape(n_chunks, chunk), x.dtype)
   delta = x - baseline
 
-  def body(total, chunk_points):
-    chunk_alphas, chunk_weights = chunk_points
-    grads = jax.vmap(lambda a: _target_gradients(f, baseline + a * delta, targets_2d))(
-        chunk_alphas)
-    return total + jnp.tensordot(chunk_weights, grads, axes=1), None
+  def weighted_gradients(point):
+    alpha, weight = point
+    return weight * _target_gradients(f, baseline + alpha * delta, targets)
 
-  init = jnp.zeros((x.shape[0], targets_2d.shape[1]) + x.shape[1:], x.dtype)
-  total, _ = lax.scan(body, init, (alphas, weights))
-  attr = total * delta[:, None]
-  return attr if targets.ndim == 2 else attr[:, 0]
+  total = chunking.chunked_sum(weighted_gradients, (jnp.asarray(alphas, x.dtype),
+                                                    jnp.asarray(weights, x.dtype)),
+                               chunk_size=chunk_size)
+  return total * delta[:, None]

@@ -3,8 +3,8 @@
 This package module holds only what the request is validated against (cheap
 to import, so bad flags fail fast): the method, model and implementation
 names and their parsers. The work lives in submodules, imported explicitly:
-:mod:`jaxviz.bench.timing` (timing, the measured methods, the report) and
-:mod:`jaxviz.bench.torch_models` (the PyTorch twins of the jaxviz models;
+:mod:`benchmarks.timing` (timing, the measured methods, the report) and
+:mod:`benchmarks.torch_models` (the PyTorch twins of the jaxviz models;
 needs the ``bench`` extra, ``pip install -e .[bench]``).
 """
 
@@ -13,6 +13,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import numpy as np
+
+__all__ = ("GRAD_CAM_LAYERS", "IMPLS", "METHODS", "MODELS", "TORCH_LAYOUTS", "parse_batch_sizes",
+           "parse_methods", "parse_models")
 
 METHODS = ("forward", "saliency", "guided_backprop", "grad_cam", "integrated_gradients",
            "top5_saliency")
@@ -80,10 +83,3 @@ def parse_batch_sizes(values: str | Iterable[Any]) -> tuple[int, ...]:
                        f"(e.g. 1,8,32); got {raw}.")
     sizes.append(size)
   return _dedupe(sizes)
-
-
-def check_positive_int(value: Any, name: str) -> int:
-  """Returns ``value`` as an int; ValueError naming ``name`` unless a positive int."""
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-    raise ValueError(f"{name} must be a positive int, got {value!r}.")
-  return int(value)

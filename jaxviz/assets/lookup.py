@@ -1,9 +1,9 @@
-"""Finding assets (weights, datasets) on disk, offline-first.
+"""Finding assets (weights, datasets) on disk.
 
 Lookup order (see DESIGN.md): an explicit path; ``$JAXVIZ_DATA_DIR``; the user
-cache ``~/.cache/jaxviz`` (or ``$XDG_CACHE_HOME/jaxviz``). Nothing is
-downloaded: a missing asset raises :class:`AssetNotFoundError` naming the file
-and where to get it.
+cache ``~/.cache/jaxviz`` (or ``$XDG_CACHE_HOME/jaxviz``). Nothing downloads
+here: a missing asset raises :class:`AssetNotFoundError` naming the file, where
+it comes from and the command that fetches it.
 """
 
 from __future__ import annotations
@@ -11,20 +11,18 @@ from __future__ import annotations
 import os
 import pathlib
 
-# Where each shared asset folder comes from, for error messages.
+from jaxviz.assets import sources
+
+__all__ = ("ASSET_SOURCES", "AssetNotFoundError", "DATA_DIR_ENV", "cache_dir", "find_asset",
+           "search_roots")
+
+DATA_DIR_ENV = "JAXVIZ_DATA_DIR"
+
+# Where each asset folder comes from, for error messages.
 ASSET_SOURCES = {
-    "mobilenet_imagenet": (
-        "the TFLite models at the root of the public GitHub repository "
-        "google-coral/test_data (mobilenet_v2_1.0_224_quant.tflite, "
-        "mobilenet_v1_0.25_128_quant.tflite, imagenet_labels_1001.txt)"),
-    "sample_images_imagenet": "the photos at the root of github.com/google-coral/test_data",
-    "foolbox_samples": "the foolbox==3.3.4 wheel on PyPI (foolbox/data/)",
-    "mnist_t10k": "the MNIST IDX files (t10k-*-ubyte.gz), e.g. github.com/kelas/mnist",
-    "fashion_mnist_t10k": "`apt-get install dataset-fashion-mnist` (Debian) or the Fashion-MNIST release",
-    "texture_vs_shape_subset": "github.com/rgeirhos/texture-vs-shape (stimuli/style-transfer-preprocessed-512)",
+    **{name: folder.origin for name, folder in sources.FOLDERS.items()},
     "vgg": ("torchvision's vgg16-397923af.pth / vgg19-dcbb9e9d.pth converted with "
             "safetensors.torch.save_file, or timm's vgg16.tv_in1k model.safetensors"),
-    "style_images": "github.com/jcjohnson/neural-style (examples/inputs)",
 }
 
 
@@ -33,6 +31,7 @@ class AssetNotFoundError(FileNotFoundError):
 
 
 def cache_dir() -> pathlib.Path:
+  """The user cache, ``$XDG_CACHE_HOME/jaxviz`` (default ``~/.cache/jaxviz``)."""
   base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
   return pathlib.Path(base) / "jaxviz"
 
@@ -40,8 +39,8 @@ def cache_dir() -> pathlib.Path:
 def search_roots() -> list[pathlib.Path]:
   """Directories searched for assets, in order."""
   roots = []
-  if os.environ.get("JAXVIZ_DATA_DIR"):
-    roots.append(pathlib.Path(os.environ["JAXVIZ_DATA_DIR"]).expanduser())
+  if os.environ.get(DATA_DIR_ENV):
+    roots.append(pathlib.Path(os.environ[DATA_DIR_ENV]).expanduser())
   roots.append(cache_dir())
   return roots
 
@@ -55,7 +54,8 @@ def find_asset(relpath: str, explicit: str | os.PathLike | None = None) -> pathl
     explicit: a path given by the user (config); used as is when set.
 
   Raises:
-    AssetNotFoundError: with the searched places and the asset's source.
+    AssetNotFoundError: with the searched places, the asset's source and, for
+      a fetchable folder, the fetch command.
   """
   if explicit:
     path = pathlib.Path(explicit).expanduser()
@@ -70,7 +70,9 @@ def find_asset(relpath: str, explicit: str | os.PathLike | None = None) -> pathl
       return path
   folder = relpath.split("/")[0]
   source = ASSET_SOURCES.get(folder, "the project's shared data folder")
+  fetch = (f"Run `python -m jaxviz.assets fetch {folder}` to download it, or set "
+           if folder in sources.FOLDERS else "Set ")
   raise AssetNotFoundError(
       f"Asset {relpath!r} not found. Searched: {', '.join(searched)}. "
-      f"Set JAXVIZ_DATA_DIR to a folder containing {relpath}, or pass its path "
+      f"{fetch}{DATA_DIR_ENV} to a folder containing {relpath}, or pass its path "
       f"explicitly. It comes from {source}.")

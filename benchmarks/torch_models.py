@@ -34,6 +34,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from jaxviz.models import fast_conv
 from jaxviz.models import mobilenet
 from jaxviz.models import small_cnn
 
@@ -55,13 +56,6 @@ def _activation(name: str) -> nn.Module:
   if name == "none":
     return nn.Identity()
   raise ValueError(f"Unknown activation {name!r}; expected 'relu', 'relu6' or 'none'.")
-
-
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-  """TF ``SAME`` padding (before, after) of one spatial axis; the extra pixel goes after."""
-  out = -(-size // stride)
-  total = max((out - 1) * stride + kernel - size, 0)
-  return total // 2, total - total // 2
 
 
 def _tensor(array) -> torch.Tensor:
@@ -92,8 +86,8 @@ class ConvAct(nn.Module):
 
   def forward(self, x: torch.Tensor) -> torch.Tensor:
     (kh, kw), (sh, sw) = self.conv.kernel_size, self.conv.stride
-    top, bottom = same_padding(x.shape[-2], kh, sh)
-    left, right = same_padding(x.shape[-1], kw, sw)
+    top, bottom = fast_conv.same_padding(x.shape[-2], kh, sh)
+    left, right = fast_conv.same_padding(x.shape[-1], kw, sw)
     if top == bottom and left == right:
       y = F.conv2d(x, self.conv.weight, self.conv.bias, self.conv.stride, (top, left),
                    groups=self.conv.groups)

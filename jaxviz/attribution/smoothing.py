@@ -15,13 +15,10 @@ for a given key does not depend on ``chunk_size`` (up to floating point
 summation order); "rbg" keys draw differently under ``vmap``, so there it
 does.
 
-Memory stays bounded: the samples are processed ``chunk_size`` at a time
-(``jax.vmap`` over the samples of a chunk, :func:`jax.lax.scan` over chunks,
-accumulating a running sum), so peak memory is that of ``chunk_size``
-simultaneous calls of ``method`` whatever ``num_samples`` is. The number of
-samples is split into equal chunks of at most ``chunk_size`` (50 samples with
-``chunk_size=16`` run as 4 chunks of 13); the few padding samples of the last
-chunk are computed and discarded.
+Memory stays bounded: the samples are summed ``chunk_size`` at a time by
+:func:`jaxviz.chunking.chunked_sum` (``jax.vmap`` within a chunk,
+:func:`jax.lax.scan` over chunks), so peak memory is that of ``chunk_size``
+simultaneous calls of ``method`` whatever ``num_samples`` is.
 """
 
 from __future__ import annotations
@@ -31,9 +28,12 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
+from jaxviz import chunking
 from jaxviz import validation
+from jaxviz.attribution import gradients
+
+__all__ = ("Method", "smoothgrad")
 
 Method = Callable[[Callable[[jax.Array], jax.Array], jax.Array, jax.Array], jax.Array]
 
@@ -71,14 +71,11 @@ def smoothgrad(method: Method, f: Callable[[jax.Array], jax.Array], x: jax.typin
   """
   validation.check_images(x)
   validation.check_key(key)
-  if not isinstance(num_samples, int) or num_samples < 1:
-    raise ValueError(f"num_samples must be a positive int, got {num_samples!r}.")
-  if not isinstance(chunk_size, int) or chunk_size < 1:
-    raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
-  if not isinstance(noise_level, jax.core.Tracer) and not noise_level >= 0:
-    raise ValueError(f"noise_level must be >= 0, got {noise_level!r}.")
-  logits = jax.eval_shape(f, jax.ShapeDtypeStruct(x.shape, x.dtype))
-  validation.check_targets(targets, x.shape[0], logits.shape[-1])
+  num_samples = validation.check_positive_int(num_samples, "num_samples")
+  chunk_size = validation.check_positive_int(chunk_size, "chunk_size")
+  if validation.is_concrete(noise_level):
+    validation.check_non_negative(noise_level, "noise_level")
+  gradients.prepare_targets(f, x, targets)
   return _smoothgrad(jnp.asarray(x), jnp.asarray(targets), key, noise_level, method=method, f=f,
                      num_samples=num_samples, chunk_size=chunk_size, squared=squared)
 
@@ -87,8 +84,6 @@ def smoothgrad(method: Method, f: Callable[[jax.Array], jax.Array], x: jax.typin
                                              "squared"))
 def _smoothgrad(x, targets, key, noise_level, *, method, f, num_samples, chunk_size, squared):
   """:func:`smoothgrad` after validation (compiled once per method, f and options)."""
-  n_chunks = -(-num_samples // chunk_size)
-  chunk = -(-num_samples // n_chunks)
   value_range = jnp.max(x, axis=(1, 2, 3), keepdims=True) - jnp.min(x, axis=(1, 2, 3),
                                                                     keepdims=True)
   sigma = noise_level * value_range
@@ -98,13 +93,5 @@ def _smoothgrad(x, targets, key, noise_level, *, method, f, num_samples, chunk_s
     attr = method(f, x + sigma * noise, targets)
     return attr * attr if squared else attr
 
-  out = jax.eval_shape(attribution, jnp.int32(0))
-
-  def body(total, chunk_index):
-    indices = chunk_index * chunk + jnp.arange(chunk)
-    attrs = jax.vmap(attribution)(indices)
-    valid = (indices < num_samples).reshape((chunk,) + (1,) * len(out.shape))
-    return total + jnp.sum(jnp.where(valid, attrs, 0), axis=0), None
-
-  total, _ = lax.scan(body, jnp.zeros(out.shape, out.dtype), jnp.arange(n_chunks))
+  total = chunking.chunked_sum(attribution, jnp.arange(num_samples), chunk_size=chunk_size)
   return total / num_samples

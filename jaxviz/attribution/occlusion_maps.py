@@ -13,8 +13,9 @@ it (positive: hiding the pixel lowers the target score, i.e. it supports the
 target).
 
 All patch positions of all images go through the model as batched forward
-passes (``jax.vmap`` over positions within a chunk, :func:`jax.lax.scan`
-over chunks), about ``batch_size`` occluded images per pass.
+passes summed by :func:`jaxviz.chunking.chunked_sum` (``jax.vmap`` over the
+positions of a chunk, :func:`jax.lax.scan` over chunks), about
+``batch_size`` occluded images per pass.
 """
 
 from __future__ import annotations
@@ -25,18 +26,22 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
+from jaxviz import chunking
 from jaxviz import validation
+from jaxviz.attribution import gradients
+
+__all__ = ("SCORES", "occlusion", "patch_starts")
 
 SCORES = ("logit", "probability")
 
 
 def _pair(value, name: str) -> tuple[int, int]:
-  pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-  if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair):
+  pair = (value, value) if np.ndim(value) == 0 else tuple(value)
+  if len(pair) != 2:
     raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}.")
-  return int(pair[0]), int(pair[1])
+  return (validation.check_positive_int(pair[0], name),
+          validation.check_positive_int(pair[1], name))
 
 
 def _patch_masks(y0, x0, size, patch):
@@ -89,8 +94,7 @@ def occlusion(f: Callable[[jax.Array], jax.Array], x: jax.typing.ArrayLike,
   validation.check_images(x)
   ph, pw = _pair(patch, "patch")
   sh, sw = _pair(stride, "stride")
-  if not isinstance(batch_size, int) or batch_size < 1:
-    raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+  batch_size = validation.check_positive_int(batch_size, "batch_size")
   if score not in SCORES:
     raise ValueError(f"score must be one of {SCORES}, got {score!r}.")
   b, h, w, _ = x.shape
@@ -103,47 +107,37 @@ def occlusion(f: Callable[[jax.Array], jax.Array], x: jax.typing.ArrayLike,
     broadcast = None
   if broadcast != tuple(x.shape):
     raise ValueError(f"fill of shape {fill_shape} does not broadcast to x's shape {x.shape}.")
-  logits = jax.eval_shape(f, jax.ShapeDtypeStruct(x.shape, x.dtype))
-  validation.check_targets(targets, b, logits.shape[-1])
+  validation.check_finite(fill, "fill")
+  _, targets, squeeze = gradients.prepare_targets(f, x, targets)
   x = jnp.asarray(x)
-  return _occlusion(x, jnp.asarray(fill, x.dtype), jnp.asarray(targets), f=f, patch=(ph, pw),
+  heat = _occlusion(x, jnp.asarray(fill, x.dtype), targets, f=f, patch=(ph, pw),
                     stride=(sh, sw), batch_size=batch_size, score=score)
+  return heat[:, 0] if squeeze else heat
 
 
 @functools.partial(jax.jit, static_argnames=("f", "patch", "stride", "batch_size", "score"))
 def _occlusion(x, fill, targets, *, f, patch, stride, batch_size, score):
-  """:func:`occlusion` after validation (compiled once per f and options)."""
+  """:func:`occlusion` after validation: [B, T, H, W] for targets [B, T]."""
   b, h, w, _ = x.shape
-  targets_2d = targets if targets.ndim == 2 else targets[:, None]
   ys, xs = np.meshgrid(patch_starts(h, patch[0], stride[0]), patch_starts(w, patch[1], stride[1]),
                        indexing="ij")
   ys, xs = ys.ravel(), xs.ravel()
   count = _patch_masks(ys, xs, (h, w), patch).sum(axis=0)  # [H, W], >= 1 everywhere.
 
-  positions = len(ys)
-  n_chunks = -(-positions // max(1, batch_size // b))
-  chunk = -(-positions // n_chunks)
-  pad = n_chunks * chunk - positions
-  starts = jnp.asarray(np.stack([np.pad(ys, (0, pad)), np.pad(xs, (0, pad))], -1)
-                       .reshape(n_chunks, chunk, 2))
-  valid = jnp.asarray((np.arange(n_chunks * chunk) < positions).reshape(n_chunks, chunk))
-
   def target_score(images):
     out = f(images)
     if score == "probability":
       out = jax.nn.softmax(out, axis=-1)
-    return jnp.take_along_axis(out, targets_2d, axis=1)  # [B, T]
+    return jnp.take_along_axis(out, targets, axis=1)  # [B, T]
 
   reference = target_score(x)
 
-  def body(total, chunk_data):
-    chunk_starts, chunk_valid = chunk_data
-    masks = _patch_masks(chunk_starts[:, 0], chunk_starts[:, 1], (h, w), patch)  # [P, H, W]
-    occluded = jnp.where(masks[:, None, :, :, None], fill, x[None])  # [P, B, H, W, C]
-    drops = (reference[None] - jax.vmap(target_score)(occluded)) * chunk_valid[:, None, None]
-    return total + jnp.einsum("pbt,phw->bthw", drops, masks.astype(drops.dtype)), None
+  def drop_map(start):
+    mask = _patch_masks(start[0][None], start[1][None], (h, w), patch)[0]  # [H, W]
+    occluded = jnp.where(mask[None, :, :, None], fill, x)  # [B, H, W, C]
+    drop = reference - target_score(occluded)  # [B, T]
+    return drop[:, :, None, None] * mask.astype(drop.dtype)  # [B, T, H, W]
 
-  init = jnp.zeros((b, targets_2d.shape[1], h, w), reference.dtype)
-  total, _ = lax.scan(body, init, (starts, valid))
-  heat = total / jnp.asarray(count, total.dtype)
-  return heat if targets.ndim == 2 else heat[:, 0]
+  starts = jnp.asarray(np.stack([ys, xs], axis=-1))
+  total = chunking.chunked_sum(drop_map, starts, chunk_size=max(1, batch_size // b))
+  return total / jnp.asarray(count, total.dtype)

@@ -17,7 +17,7 @@ The entry point is ``scripts/benchmark.py``; this module holds what it runs:
 
 The PyTorch side (``torch_nchw`` and ``torch_channels_last``) needs the
 ``bench`` extra (``pip install -e .[bench]``); without it only the jaxviz side
-runs. The PyTorch models are built by :mod:`jaxviz.bench.torch_models`.
+runs. The PyTorch models are built by :mod:`benchmarks.torch_models`.
 """
 
 from __future__ import annotations
@@ -43,19 +43,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import GRAD_CAM_LAYERS
+from benchmarks import IMPLS
+from benchmarks import METHODS
+from benchmarks import parse_batch_sizes
+from benchmarks import parse_methods
+from benchmarks import parse_models
+from benchmarks import TORCH_LAYOUTS
+from experiments import malloc
 from jaxviz import assets
 from jaxviz import attribution
 from jaxviz import data
-from jaxviz import malloc
-from jaxviz.attribution.integrated_gradients import integrated_gradients
-from jaxviz.bench import GRAD_CAM_LAYERS
-from jaxviz.bench import IMPLS
-from jaxviz.bench import METHODS
-from jaxviz.bench import TORCH_LAYOUTS
-from jaxviz.bench import check_positive_int
-from jaxviz.bench import parse_batch_sizes
-from jaxviz.bench import parse_methods
-from jaxviz.bench import parse_models
+from jaxviz import models
+from jaxviz import validation
 from jaxviz.models import meta as meta_lib
 from jaxviz.models import registry
 from jaxviz.models import small_cnn
@@ -125,8 +125,8 @@ def time_interleaved(fns: Mapping[Hashable, Callable[[], Any]], *, repeats: int,
   Returns:
     Competitor name -> :class:`Timing` (seconds per call).
   """
-  check_positive_int(repeats, "repeats")
-  check_positive_int(warmups, "warmups")
+  validation.check_positive_int(repeats, "repeats")
+  validation.check_positive_int(warmups, "warmups")
   if not min_sample_seconds >= 0:
     raise ValueError(f"min_sample_seconds must be >= 0, got {min_sample_seconds!r}.")
   syncs = dict(syncs or {})
@@ -199,31 +199,6 @@ def _real_images(folder: str, pattern: str, mode: str, meta: meta_lib.ModelMeta,
   return data.prepare_for_model(images[:count], meta)
 
 
-def random_params(model, input_shape: Sequence[int], seed: int = 0) -> dict[str, Any]:
-  """Random ``params`` for a jaxviz model, drawn with numpy (nothing to compile).
-
-  Kernels are LeCun-normal (std ``1/sqrt(fan_in)``, fan_in = the product of
-  all but the last kernel axis), biases ``N(0, 0.1^2)`` (non-zero, so that a
-  wrong bias mapping shows).
-
-  Args:
-    model: a Flax module whose leaves are ``kernel`` and ``bias``.
-    input_shape: the input shape [B, H, W, C] (only traced).
-    seed: numpy seed.
-  """
-  shapes = jax.eval_shape(model.init, jax.random.key(0),
-                          jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32))["params"]
-  rng = np.random.default_rng(seed)
-
-  def draw(path, leaf):
-    z = rng.standard_normal(leaf.shape).astype(np.float32)
-    if path[-1].key == "kernel":
-      return jnp.asarray(z / np.sqrt(np.prod(leaf.shape[:-1])))
-    return jnp.asarray(0.1 * z)
-
-  return jax.tree_util.tree_map_with_path(draw, shapes)
-
-
 def load_bench_model(name: str, *, small_cnn_workdir: str | os.PathLike | None = None,
                      seed: int = 0, num_images: int = 8) -> BenchModel:
   """Loads a model and a few inputs for the benchmark.
@@ -257,7 +232,7 @@ def load_bench_model(name: str, *, small_cnn_workdir: str | os.PathLike | None =
       weights = f"trained ({small_cnn_workdir})"
     else:
       model = small_cnn.SmallCNN()
-      params = random_params(model, (1, 28, 28, 1), seed)
+      params = models.random_params(model, (1, 28, 28, 1), seed=seed)
       meta = meta_lib.ModelMeta(name="small_cnn", input_shape=(28, 28, 1), mean=(0.0,),
                                 std=(1.0,), class_names=data.FASHION_MNIST_CLASSES)
       weights = f"random (seed {seed})"
@@ -325,7 +300,7 @@ def jaxviz_methods(bm: BenchModel, x: np.ndarray, targets: np.ndarray, top5: np.
   targets [B, 5], one forward pass and a VJP vmapped over the 5 one-hot
   cotangents); ``grad_cam``: :func:`jaxviz.attribution.cam.grad_cam`
   (ReLU'd, bilinearly upsampled); ``integrated_gradients``:
-  :func:`jaxviz.attribution.integrated_gradients.integrated_gradients` with
+  :func:`jaxviz.attribution.integrated_gradients` with
   :data:`IG_STEPS` steps, a zero baseline and :func:`ig_chunk_size` points
   per chunk.
   """
@@ -337,7 +312,7 @@ def jaxviz_methods(bm: BenchModel, x: np.ndarray, targets: np.ndarray, top5: np.
       "guided_backprop": lambda: attribution.input_gradients(bm.f, xj, tj,
                                                            rule="guided_backprop"),
       "grad_cam": lambda: attribution.grad_cam(bm.layer_fn, xj, tj),
-      "integrated_gradients": lambda: integrated_gradients(
+      "integrated_gradients": lambda: attribution.integrated_gradients(
           bm.f, xj, tj, steps=IG_STEPS, chunk_size=chunk, method=IG_METHOD),
       "top5_saliency": lambda: attribution.input_gradients(bm.f, xj, t5),
   }
@@ -359,7 +334,7 @@ def torch_methods(bm: BenchModel, torch_model, layout: str, x: np.ndarray, targe
   Without Captum only ``forward`` is returned.
   """
   import torch  # pylint: disable=g-import-not-at-top
-  from jaxviz.bench import torch_models  # pylint: disable=g-import-not-at-top
+  from benchmarks import torch_models  # pylint: disable=g-import-not-at-top
 
   xt = torch_models.to_torch(x, layout)
   batch = x.shape[0]
@@ -450,7 +425,7 @@ def equivalence(bm: BenchModel, twins: Mapping[str, Any], tol: float = EQUIVALEN
   """
   if not twins:
     return {}
-  from jaxviz.bench import torch_models  # pylint: disable=g-import-not-at-top
+  from benchmarks import torch_models  # pylint: disable=g-import-not-at-top
   x = bm.images[:4]
   fwd = lambda x: _logits(bm.model, bm.params, jnp.asarray(x))
   return {impl: torch_models.check_equivalence(fwd, twin, x, TORCH_LAYOUTS[impl], tol)
@@ -496,18 +471,18 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
   """
   methods = parse_methods(methods)
   batch_sizes = parse_batch_sizes(batch_sizes)
-  check_positive_int(repeats, "repeats")
-  check_positive_int(warmups, "warmups")
-  check_positive_int(ig_chunk_images, "ig_chunk_images")
+  validation.check_positive_int(repeats, "repeats")
+  validation.check_positive_int(warmups, "warmups")
+  validation.check_positive_int(ig_chunk_images, "ig_chunk_images")
   if torch_threads is not None:
-    check_positive_int(torch_threads, "torch_threads")
+    validation.check_positive_int(torch_threads, "torch_threads")
   bad = [i for i in impls if i not in IMPLS]
   if bad:
     raise ValueError(f"Unknown impl(s) {bad}; valid: {IMPLS}.")
   twins = {}
   if any(i in TORCH_LAYOUTS for i in impls):
     import torch  # pylint: disable=g-import-not-at-top
-    from jaxviz.bench import torch_models  # pylint: disable=g-import-not-at-top
+    from benchmarks import torch_models  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(torch_threads or os.cpu_count() or 1)
     twins = {i: torch_models.from_flax(bm.model, bm.params, TORCH_LAYOUTS[i])
              for i in impls if i in TORCH_LAYOUTS}
@@ -579,7 +554,7 @@ def ig_memory_child(model: str, batch: int, steps: int, chunk_size: int,
 
   Meant to run in a fresh subprocess (see :func:`ig_peak_memory`) so that the
   high-water mark is IG's alone; ``tune_malloc`` applies
-  :func:`jaxviz.malloc.tune_glibc_malloc` first.
+  :func:`experiments.malloc.tune_glibc_malloc` first.
   """
   if tune_malloc:
     malloc.tune_glibc_malloc()
@@ -588,7 +563,7 @@ def ig_memory_child(model: str, batch: int, steps: int, chunk_size: int,
   targets, _ = top_targets(bm, np.asarray(x), k=1)
   before = peak_rss_gib()
   start = time.perf_counter()
-  jax.block_until_ready(integrated_gradients(
+  jax.block_until_ready(attribution.integrated_gradients(
       bm.f, x, jnp.asarray(targets), steps=steps, chunk_size=chunk_size, method=IG_METHOD))
   seconds = time.perf_counter() - start
   return {"peak_memory_gib": peak_rss_gib(), "peak_before_ig_gib": before, "seconds": seconds,
@@ -604,14 +579,14 @@ def ig_peak_memory(model: str = "mobilenet_v2", *, batch: int = 8, steps: int = 
   The child loads the model, runs ``integrated_gradients`` (``steps`` path
   points, ``chunk_size`` at a time) on ``batch`` images and reports its
   ``VmHWM`` (the whole process: Python, JAX, the weights and IG), with
-  glibc's malloc tuned first (:mod:`jaxviz.malloc`) when ``tune_malloc``.
+  glibc's malloc tuned first (:mod:`experiments.malloc`) when ``tune_malloc``.
 
   Returns:
     A record ``{"model", "method": "ig256_peak_memory" (for 256 steps, else
     "ig<steps>_peak_memory"), "batch", "impl": "jaxviz", "peak_memory_gib",
     "peak_before_ig_gib", "seconds" (IG wall time including compilation),
     "steps", "chunk_size", "target_gib", "within_target", "malloc" (the
-    child's allocator, see :func:`jaxviz.malloc.malloc_description`),
+    child's allocator, see :func:`experiments.malloc.malloc_description`),
     "images_per_second": None, "compile_seconds": None}``.
 
   Raises:
@@ -620,15 +595,15 @@ def ig_peak_memory(model: str = "mobilenet_v2", *, batch: int = 8, steps: int = 
   """
   parse_models([model])
   for value, name in ((batch, "batch"), (steps, "steps"), (chunk_size, "chunk_size")):
-    check_positive_int(value, name)
+    validation.check_positive_int(value, name)
   args = {"model": model, "batch": int(batch), "steps": int(steps),
           "chunk_size": int(chunk_size), "small_cnn_workdir": small_cnn_workdir,
           "tune_malloc": bool(tune_malloc)}
   code = ("import json, sys\n"
-          "from jaxviz.bench import timing\n"
+          "from benchmarks import timing\n"
           f"print({_RESULT_MARKER!r} + json.dumps(timing.ig_memory_child(**json.loads(sys.argv[1]))))")
   env = dict(os.environ)
-  root = str(pathlib.Path(__file__).resolve().parents[2])
+  root = str(pathlib.Path(__file__).resolve().parents[1])  # the repository
   env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
   proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True,
                         text=True, env=env, timeout=timeout, check=False)
