@@ -107,8 +107,14 @@ def execute(run: Run, config, workdir: str | pathlib.Path) -> dict[str, Any]:
   return summary
 
 
-def main(run: Run) -> None:
-  """Runs ``run`` under absl with the experiment contract (``--config``, ``--workdir``)."""
+def main(run: Run, exit_status: Callable[[Mapping[str, Any]], int] | None = None) -> None:
+  """Runs ``run`` under absl with the experiment contract (``--config``, ``--workdir``).
+
+  Args:
+    run: the experiment's ``run`` function.
+    exit_status: optional ``exit_status(summary) -> int``, the process's exit
+      status after the summary is written (e.g. 1 when a tour section failed).
+  """
   # Flags are defined when an entry point runs, not when a test imports the module.
   workdir = flags.DEFINE_string("workdir", None, "Directory for figures, arrays and summary.json.")
   config = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
@@ -129,5 +135,6 @@ def main(run: Run) -> None:
     metrics = {k: v for k, v in summary.items()
                if k not in CONTRACT_FIELDS and not isinstance(v, (dict, list))}
     absl_logging.info("Summary: %s", metrics)
+    return exit_status(summary) if exit_status else 0
 
   app.run(_main)
