@@ -19,7 +19,8 @@ setup(
     name="jaxviz",
     version=VERSION,
     description="Visualizing and probing neural networks in JAX/Flax: weights, activations, "
-                "embeddings, gradient-based attribution and its sanity checks.",
+                "embeddings, gradient-based attribution and its sanity checks, input synthesis, "
+                "adversarial robustness and shape bias, style transfer.",
     packages=find_packages(include=["jaxviz", "jaxviz.*"]),
     package_data={"jaxviz.assets": ["checksums/*.sha256"]},
     python_requires=">=3.10",
@@ -44,6 +45,8 @@ setup(
         "tf": ["tensorflow-cpu"],
         "bench": ["torch", "captum"],
         "segment": ["opencv-python-headless"],
+        "robust": ["foolbox==3.3.4"],  # the cross-check and the PGD benchmark's peer
+        "report": ["playwright"],  # the browser check of the tour's report (with Debian's chromium)
         "dev": ["pytest", "pytest-xdist", "hypothesis", "opencv-python-headless"],
     },
 )

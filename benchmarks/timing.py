@@ -403,8 +403,9 @@ def torch_status() -> tuple[bool, bool, str | None]:
   return True, True, None
 
 
-def _record(model: str, method: str, batch: int, impl: str, timing: Timing,
-            **extra: Any) -> dict[str, Any]:
+def record(model: str, method: str, batch: int, impl: str, timing: Timing,
+           **extra: Any) -> dict[str, Any]:
+  """One benchmark record: images/s of ``impl`` on ``method`` at ``batch``, plus ``extra``."""
   return {
       "model": model, "method": method, "batch": batch, "impl": impl,
       "images_per_second": batch / timing.median_seconds,
@@ -518,10 +519,10 @@ def run_model(bm: BenchModel, methods: Sequence[str], batch_sizes: Sequence[int]
         if not mine:
           continue
         if None in mine:
-          rec = _record(bm.name, method, batch, impl, mine[None])
+          rec = record(bm.name, method, batch, impl, mine[None])
         else:
           best = min(mine, key=lambda v: mine[v].median_seconds)
-          rec = _record(bm.name, method, batch, impl, mine[best], variant=best,
+          rec = record(bm.name, method, batch, impl, mine[best], variant=best,
                         variants_images_per_second={v: batch / t.median_seconds
                                                     for v, t in mine.items()})
         LOG.info("%s %s batch %d %s: %.2f images/s%s", bm.name, method, batch, impl,
@@ -666,6 +667,27 @@ def _fmt(value: float | None) -> str:
   if value is None:
     return "–"
   return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+
+
+def ratio_table(records: Sequence[Mapping[str, Any]], value_key: str, impls: Sequence[str],
+                method_label: str = "method", digits: int = 3) -> str:
+  """Records holding ``value_key`` as a markdown table: one column per implementation.
+
+  Rows are (model, method, batch); the last column is jaxviz's value over the
+  best other implementation's (> 1: jaxviz is faster).
+  """
+  rows: dict[tuple[str, str, int], dict[str, float]] = {}
+  for r in records:
+    if r.get(value_key) is not None:
+      rows.setdefault((r["model"], r["method"], r["batch"]), {})[r["impl"]] = r[value_key]
+  lines = [f"| model | {method_label} | batch | " + " | ".join(impls) + " | jaxviz / best other |",
+           "|---|---|---:|" + "---:|" * len(impls) + "---:|"]
+  for (model, method, batch), values in rows.items():
+    others = [v for k, v in values.items() if k != "jaxviz"]
+    ratio = (f"{values['jaxviz'] / max(others):.2f}x" if others and "jaxviz" in values else "–")
+    cells = " | ".join(f"{values[i]:.{digits}g}" if i in values else "–" for i in impls)
+    lines.append(f"| {model} | {method} | {batch} | {cells} | {ratio} |")
+  return "\n".join(lines) + "\n"
 
 
 def markdown_report(records: Sequence[Mapping[str, Any]], machine: Mapping[str, Any], *,

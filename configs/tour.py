@@ -3,7 +3,7 @@
 python -m experiments.tour --config=configs/tour.py --workdir=/tmp/jaxviz_tour
 
 Each section is the experiment's own config, made smaller so that the whole
-tour runs in about 15 minutes on a 2-core CPU with the assets fetched; any
+tour runs in about 11 minutes on a 2-core CPU with the assets fetched; any
 field can be changed from the command line, e.g.
 ``--config.saliency.mobilenet_v2.max_images=9``. The sections share the small
 CNN of ``train``. ``:smoke`` runs every section's ``:smoke`` variant (scikit-
@@ -18,12 +18,13 @@ from configs import common
 
 # The lecture's order.
 SECTIONS = ("train", "weights", "activations", "embedding", "saliency", "neuron", "segmentation",
-            "bias", "sanity")
+            "bias", "sanity", "class_model", "feature_vis", "adversarial", "shape_bias",
+            "style_transfer")
 
 # Fields overridden in each section's full config: small but honest.
 _SMALLER = {
     "train": {"epochs": 2},
-    "weights": {"linear_train.epochs": 3},
+    "weights": {"linear_workdir": "", "linear_train.epochs": 3},
     "activations": {"max_images": 5000, "top_channels": (0, 1, 2, 3, 4, 5)},
     "embedding": {"num_images": 1000, "tsne_max_iter": 750},
     "saliency": {"mobilenet_v2.files": ("parrot.jpg", "cat.bmp", "grace_hopper.bmp"),
@@ -39,14 +40,38 @@ _SMALLER = {
                "mobilenet_v2.layers": ("Logits", "Conv_1", "expanded_conv_12", "expanded_conv_6",
                                        "Conv"),
                "small_cnn.num_images": 8},
+    "class_model": {"transfer_model": "mobilenet_v1",
+                    "mobilenet_v2.classes": ("goose", "ostrich", "dumbbell", "cup", "bell pepper"),
+                    "mobilenet_v2.presets": ("simonyan", "robust_class"),
+                    "mobilenet_v2.steps": 256,
+                    "small_cnn.presets": ("simonyan", "lucid_fixed_size")},
+    "feature_vis": {"steps": 256,
+                    "mobilenet_v2.layers": ("expanded_conv_2", "expanded_conv_8",
+                                            "expanded_conv_15"),
+                    "mobilenet_v2.channels": (0,),
+                    "mobilenet_v2.redirect_layers": ("expanded_conv_5/expand",),
+                    "mobilenet_v2.redirect_channels": 2},
+    "adversarial": {"transfer_workdir": "",
+                    "mobilenet_v2.files": ("bird.bmp", "cat.bmp", "dragonfly.bmp",
+                                           "parrot.jpg"),
+                    "mobilenet_v2.epsilons_255": (0.25, 1.0, 4.0),
+                    "small_cnn.num_images": 200, "small_cnn.batch_size": 200,
+                    "small_cnn.epsilons": (0.02, 0.05, 0.1, 0.2),
+                    "mnist_softmax.epochs": 5},
+    "style_transfer": {"image_size": 160, "iterations": 150,
+                       "sweep.styles": ("starry_night.jpg",),
+                       "sweep.content_weights": (0.1, 1.0, 10.0), "sweep.iterations": 60,
+                       "remedies.names": ("mobilenet_v2_blocks", "mobilenet_v2"),
+                       "remedies.iterations": 60},
 }
 
 # Fields overridden in each section's :smoke config (keep the smoke tour asset-free and short).
 _SMALLER_SMOKE = {"saliency": {"models": ("small_cnn",)}}
 
 # Seconds each section takes on the 2-core CI machine (for the tour's ETA).
-_EXPECTED = {"train": 45, "weights": 30, "activations": 40, "embedding": 45, "saliency": 120,
-             "neuron": 60, "segmentation": 60, "bias": 90, "sanity": 120}
+_EXPECTED = {"train": 25, "weights": 15, "activations": 25, "embedding": 10, "saliency": 50,
+             "neuron": 25, "segmentation": 15, "bias": 30, "sanity": 45, "class_model": 90,
+             "feature_vis": 135, "adversarial": 75, "shape_bias": 10, "style_transfer": 130}
 _EXPECTED_SMOKE = {name: 8 for name in SECTIONS}
 
 

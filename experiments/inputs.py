@@ -267,6 +267,23 @@ def load_photos(folder: str = "", files: Sequence[str] = (),
   return images, names
 
 
+FOOLBOX_SAMPLES = "foolbox_samples"  # labelled ImageNet (and other) samples (an asset)
+
+
+def reference_photos(folder: str = "") -> list[np.ndarray]:
+  """Real ImageNet photos: the sample photos and the 20 foolbox ImageNet samples (uint8).
+
+  The reference for "as strong as a real photo" measures (feature
+  visualization) and colour statistics.
+
+  Raises:
+    AssetNotFoundError: either folder is absent.
+  """
+  photos, _ = load_photos(folder)
+  _, samples, _ = data.labelled_images(assets.find_asset(FOOLBOX_SAMPLES), "imagenet_*")
+  return list(photos) + list(samples)
+
+
 def imagenet_inputs(model_name: str, *, weights: str = "", images: str = "",
                     files: Sequence[str] = (), max_images: int = 0) -> ModelInputs:
   """An ImageNet model (``mobilenet_v2``, ``vgg16``, ...) with photos and top-1 targets.
@@ -323,3 +340,21 @@ def configured_inputs(name: str, config, workdir: pathlib.Path, *,
                             num_images=settings.num_images, one_per_class=one_per_class)
   return imagenet_inputs(name, weights=settings.weights, images=settings.images,
                          files=settings.files, max_images=settings.max_images)
+
+
+def configured_inputs_or_skips(config, workdir: pathlib.Path, *, one_per_class: bool = True
+                               ) -> tuple[dict[str, ModelInputs], dict[str, str]]:
+  """:func:`configured_inputs` of every model in ``config.models``, skipping absent assets.
+
+  Returns:
+    ``({model: ModelInputs}, {model: why it was skipped})``; a model whose
+    weights or photos are missing is logged and skipped, not an error.
+  """
+  loaded, skipped = {}, {}
+  for name in config.models:
+    try:
+      loaded[name] = configured_inputs(name, config, workdir, one_per_class=one_per_class)
+    except assets.AssetNotFoundError as e:
+      LOG.warning("Skipping %s: %s", name, e)
+      skipped[name] = str(e)
+  return loaded, skipped

@@ -32,7 +32,6 @@ import numpy as np
 
 from experiments import common
 from experiments import inputs as inputs_lib
-from jaxviz import assets
 from jaxviz import attribution
 from jaxviz import workdir as wd
 from jaxviz.attribution import gradients
@@ -108,17 +107,12 @@ def run(config, workdir: pathlib.Path) -> dict:
   """
   _check_config(config)
   workdir = pathlib.Path(workdir)
-  layers_out, channels_out, rewritten, skipped = {}, {}, {}, {}
+  layers_out, channels_out, rewritten = {}, {}, {}
   caption = (f"{config.rule.replace('_', ' ')} of each channel's mean activation w.r.t. the "
              f"input; signed: mid-gray = 0, each panel scaled by its {config.percentile:g}th "
              "percentile of |gradient|")
-  for name in config.models:
-    try:
-      inputs = inputs_lib.configured_inputs(name, config, workdir)
-    except assets.AssetNotFoundError as e:
-      LOG.warning("Skipping %s: %s", name, e)
-      skipped[name] = str(e)
-      continue
+  loaded, skipped = inputs_lib.configured_inputs_or_skips(config, workdir)
+  for name, inputs in loaded.items():
     layers = list(config[name].layers)
     found = layer_visualisations(inputs, layers, config[name].top_k, config.rule)
     images = inputs.meta.deprocess(inputs.x)

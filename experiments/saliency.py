@@ -40,7 +40,6 @@ import numpy as np
 
 from experiments import common
 from experiments import inputs as inputs_lib
-from jaxviz import assets
 from jaxviz import attribution
 from jaxviz import workdir as wd
 from jaxviz.models import taps
@@ -157,15 +156,10 @@ def run(config, workdir: pathlib.Path) -> dict:
   workdir = pathlib.Path(workdir)
   methods = list(config.methods)
   key = jax.random.key(config.seed)
-  rewritten, targets, seconds, skipped = {}, {}, {}, {}
-  for name in config.models:
+  rewritten, targets, seconds = {}, {}, {}
+  loaded, skipped = inputs_lib.configured_inputs_or_skips(config, workdir)
+  for name, inputs in loaded.items():
     model_config = config[name]
-    try:
-      inputs = inputs_lib.configured_inputs(name, config, workdir)
-    except assets.AssetNotFoundError as e:
-      LOG.warning("Skipping %s: %s", name, e)
-      skipped[name] = str(e)
-      continue
     if name == "mobilenet_v2":
       title = ("MobileNetV2 (ImageNet), target = top-1 class. Without max pooling, deconvnet's "
                "backward pass never reads the input: its map depends on the class only")

@@ -100,6 +100,16 @@ class Topic:
   uses_cnn: bool = True
 
 
+def _mean(values: Mapping[str, float]) -> float:
+  return sum(values.values()) / len(values) if values else float("nan")
+
+
+def _class_probabilities(summary: Summary, model: str) -> str:
+  probabilities = summary["target_probability"][model]
+  return (f"lowest class probability {_fmt(min(probabilities.values()))} over "
+          f"{len(probabilities)} classes")
+
+
 def _text(template: str) -> Callable[[Summary, str], str]:
   return lambda summary, name: template
 
@@ -181,6 +191,58 @@ TOPICS: tuple[Topic, ...] = (
         ("sanity_small_cnn_*.png", _text("The same test on the small CNN.")),
     ), lambda s: "Rank correlation after randomizing every layer: " + ", ".join(
         f"{m} {_fmt(list(v.values())[-1])}" for m, v in s["rank_correlation"].items()) + "."),
+    Topic("class_model", "Input synthesis: class-model visualization", "class_model", (
+        ("class_model_mobilenet_v2.png", lambda s, n: (
+            "The image each ImageNet class scores highest (gradient ascent from a blank image), "
+            "unregularized vs regularized; regularized: "
+            + _class_probabilities(s, "mobilenet_v2") + ".")),
+        ("class_model_small_cnn.png", lambda s, n: (
+            "The same for the ten Fashion-MNIST classes of the small CNN; regularized: "
+            + _class_probabilities(s, "small_cnn") + ".")),
+    ), lambda s: "Every target the argmax: " + ", ".join(
+        f"{m} {all(v.values())}" for m, v in s["target_is_argmax"].items()) + (
+            f"; mean probability under MobileNetV1 0.25 (not optimised): "
+            + ", ".join(f"{k} {_fmt(_mean(v))}" for k, v in s["transfer_probability"].items())
+            if s.get("transfer_probability") else "") + "."),
+    Topic("feature_vis", "Input synthesis: feature visualization", "feature_vis", (
+        ("feature_vis_*.png", lambda s, n: (
+            "Channels from shallow to deep layers, optimised with Lucid's settings; below each "
+            "image the activation reached as a multiple of the best real photo's "
+            f"(lowest {_fmt(min(s['activation_ratio'].values()))}x); high-frequency energy "
+            + ", ".join(f"{k} {_pct(v)}" for k, v in s["high_frequency_energy"].items()) + ".")),
+    ), lambda s: ("Activation reached / best real photo: " + ", ".join(
+        f"{k} {_fmt(v)}" for k, v in s["activation_ratio"].items()) + ".")),
+    Topic("adversarial", "Robustness: adversarial examples and robustness curves", "adversarial", (
+        ("adversarial_mobilenet_v2.png", _text(
+            "Clean image, perturbation (amplified) and adversarial image, each with its label "
+            "and probability: PGD on MobileNetV2 at a budget too small to see.")),
+        ("robustness_*.png", _text("Accuracy against the attack budget (pixel units), FGSM "
+                                   "and PGD.")),
+        ("adversarial_mnist_softmax.png", lambda s, n: (
+            "Goodfellow et al.'s linear softmax on MNIST: FGSM error "
+            f"{_pct(_get(s, 'mnist_softmax_fgsm_error', '0.25'))} at epsilon 0.25 (paper "
+            "99.9%).")),
+        ("adversarial_small_cnn.png", _text("The same attack on the Fashion-MNIST CNN.")),
+    ), lambda s: ("Attack sanity checklist (Carlini et al. 2019): " + ", ".join(
+        f"{k} {'pass' if v else 'FAIL'}" for k, v in s["sanity_checklist"].items()) + ".")),
+    Topic("shape_bias", "Robustness: shape vs texture on cue-conflict images", "shape_bias", (
+        ("shape_bias.png", lambda s, n: (
+            f"Shape bias per category (Geirhos et al. 2019): {_fmt(s['shape_bias'])} overall "
+            f"({s['shape_decisions']} shape vs {s['texture_decisions']} texture decisions of "
+            f"{s['images_evaluated']} images); ResNet-50 0.214, humans about 0.96.")),
+    ), lambda s: f"Shape bias {_fmt(s['shape_bias'])} on {s['images_evaluated']} images.",
+          uses_cnn=False),
+    Topic("style_transfer", "Style transfer (Gatys et al.) on MobileNetV2", "style_transfer", (
+        ("style_transfer.png", lambda s, n: (
+            "The content photo in each style, all styles in one batched run; the style loss "
+            "fell " + ", ".join(f"{k} {v:.0f}x" for k, v in s["style_loss_ratio"].items())
+            + "; held-out style distance (MobileNetV1, not optimised) " + ", ".join(
+                f"{_fmt(v['start'])} -> {_fmt(v['end'])}"
+                for v in s["heldout_style_distance"].values()) + ".")),
+        ("style_remedies.png", _text("Remedies for non-VGG networks side by side.")),
+        ("style_sweep.png", _text("The content weight trades style for content.")),
+    ), lambda s: (f"{_fmt(s['iterations_per_second'])} iterations/s for all styles together; "
+                  f"targets met: {s['targets_met']}."), uses_cnn=False),
 )
 
 TOPIC_NAMES = tuple(t.name for t in TOPICS)

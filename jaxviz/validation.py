@@ -128,8 +128,11 @@ def check_targets(targets, batch: int, num_logits: int, *, name: str = "targets"
   if not np.issubdtype(np.dtype(targets.dtype), np.integer):
     raise ValueError(f"{name} must be integer class indices, got dtype {targets.dtype}.")
   if is_concrete(targets) and targets.size:
-    with jax.ensure_compile_time_eval():  # eager even inside an outer trace
-      low, high = int(jnp.min(targets)), int(jnp.max(targets))
+    if isinstance(targets, jax.Array):
+      with jax.ensure_compile_time_eval():  # eager even inside an outer trace
+        low, high = int(jnp.min(targets)), int(jnp.max(targets))
+    else:  # host values: reduce on the host (no compile per shape)
+      low, high = int(np.min(targets)), int(np.max(targets))
     if low < 0 or high >= num_logits:
       raise ValueError(f"{name} out of range: values must be in [0, {num_logits}), got "
                        f"min {low}, max {high}.")

@@ -1,7 +1,14 @@
 r"""Benchmark jaxviz against Captum/PyTorch on the same networks and weights.
 
   python scripts/benchmark.py --output_dir=DIR [--methods=forward,saliency] \
-      [--batch_sizes=1,8,32] [--repeats=5] [--models=mobilenet_v2,small_cnn]
+      [--batch_sizes=1,8,32] [--repeats=5] [--models=mobilenet_v2,small_cnn] \
+      [--suites=attribution,synthesis,pgd,style]
+
+Suites: ``attribution`` (the methods below, against Captum), ``synthesis``
+(class-model gradient ascent, pixel and Fourier loops, against the same loop
+in PyTorch), ``pgd`` (L-inf PGD-10 against torchattacks and Foolbox on
+PyTorch) and ``style`` (style transfer on MobileNetV2 with Adam and L-BFGS,
+against the same loop in PyTorch); every peer runs the same weights.
 
 Builds MobileNetV2 (the shared ImageNet weights) and the small CNN (random
 parameters, or trained ones with --small_cnn_workdir) in jaxviz and, with the
@@ -43,6 +50,8 @@ _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where benchmark.json/.md 
 _METHODS = flags.DEFINE_list("methods", list(bench.METHODS),
                              f"Methods to time, from {', '.join(bench.METHODS)}.")
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "8", "32"], "Batch sizes (positive ints).")
+SUITES = ("attribution", "synthesis", "pgd", "style")
+_SUITES = flags.DEFINE_list("suites", list(SUITES), f"What to time, from {', '.join(SUITES)}.")
 _MODELS = flags.DEFINE_list("models", list(bench.MODELS),
                             f"Models, from {', '.join(bench.MODELS)}.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed samples per measurement (median reported).",
@@ -95,12 +104,23 @@ _validate_with(bench.parse_batch_sizes, "batch_sizes")
 _validate_with(bench.parse_models, "models")
 
 
+def _parse_suites(values) -> tuple[str, ...]:
+  unknown = [v for v in values if v not in SUITES]
+  if unknown or not values:
+    raise ValueError(f"Unknown or no suite(s) {unknown}; valid suites: {', '.join(SUITES)}.")
+  return tuple(dict.fromkeys(values))
+
+
+_validate_with(_parse_suites, "suites")
+
+
 def _torch_threads() -> int:
   return _TORCH_THREADS.value or os.cpu_count() or 1
 
 
-def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, bench_models):
-  from benchmarks import timing  # pylint: disable=g-import-not-at-top
+def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, bench_models,
+           suites):
+  """The report's notes: how it was timed, what each suite measures, the twins' fidelity."""
   notes = [
       "Timings on this shared machine are noisy (see the load average above): each number "
       f"is the median of {_REPEATS.value} timed samples after {_WARMUPS.value} untimed "
@@ -113,6 +133,24 @@ def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, benc
       f"torch.set_num_threads({_torch_threads()})"
       + ("" if _torch_threads() == os.cpu_count() else
          f" (--torch_threads; the machine has {os.cpu_count()} cores)") + ".",
+  ]
+  if "attribution" in suites:
+    notes += _attribution_notes(ig_chunk_images, bench_models)
+  if "synthesis" in suites:
+    notes.append("synthesis_*: 10 ascent steps of a class logit per image from a fresh "
+                 "initialisation, the same loop written in PyTorch on the twin model "
+                 "(benchmarks/synthesis.py says what each step does).")
+  if "pgd" in suites:
+    notes.append("pgd10: L-inf PGD, 10 steps, random start, epsilon 8/255 and step 2/255 in "
+                 "pixel units; torchattacks.PGD and foolbox LinfPGD attack the PyTorch twin "
+                 "(the same weights) with the model's normalisation, so epsilon means the same.")
+  return notes + _equivalence_notes(equivalence, impls, with_captum, torch_message)
+
+
+def _attribution_notes(ig_chunk_images, bench_models):
+  """What each attribution method measures on both sides."""
+  from benchmarks import timing  # pylint: disable=g-import-not-at-top
+  return [
       "Targets (each image's top-1 and top-5 classes) are computed once per batch before "
       "timing; both sides use the same ones and the same inputs.",
       "saliency: the raw input gradient of the target logit (jaxviz input_gradients; Captum "
@@ -134,6 +172,10 @@ def _notes(impls, with_captum, torch_message, ig_chunk_images, equivalence, benc
       "(5 forward + 5 backward passes), captum_expanded_batch = one Saliency call on the batch "
       "repeated 5 times with one target per copy (1 forward + 1 backward pass on 5B images).",
   ]
+
+
+def _equivalence_notes(equivalence, impls, with_captum, torch_message):
+  notes = []
   for model, diffs in equivalence.items():
     if diffs:
       notes.append(f"{model}: the PyTorch models reproduce the jaxviz logits (max abs diff "
@@ -153,10 +195,16 @@ def main(argv):
   methods = bench.parse_methods(_METHODS.value)  # Validated by the flag validators.
   batch_sizes = bench.parse_batch_sizes(_BATCH_SIZES.value)
   models = bench.parse_models(_MODELS.value)
+  suites = _parse_suites(_SUITES.value)
   if _TUNE_MALLOC.value:
     from experiments import malloc  # pylint: disable=g-import-not-at-top
     malloc.tune_glibc_malloc()  # Before JAX starts its worker threads.
-  from benchmarks import timing  # pylint: disable=g-import-not-at-top  (imports JAX)
+  # pylint: disable=g-import-not-at-top  (these import JAX)
+  from benchmarks import robustness as bench_robustness
+  from benchmarks import style as bench_style
+  from benchmarks import synthesis as bench_synthesis
+  from benchmarks import timing
+  # pylint: enable=g-import-not-at-top
   logging.set_verbosity(logging.INFO)
   if _DATA_DIR.value:
     os.environ["JAXVIZ_DATA_DIR"] = _DATA_DIR.value
@@ -170,36 +218,78 @@ def main(argv):
     if has_torch:
       impls += ["torch_nchw", "torch_channels_last"]
   machine = timing.machine_info()
-  records, equivalence, sources = [], {}, {}
-  for name in models:
-    bm = timing.load_bench_model(name, small_cnn_workdir=_SMALL_CNN_WORKDIR.value)
-    sources[name] = f"{bm.weights} weights, {bm.inputs} as inputs"
-    logging.info("%s: %s.", name, sources[name])
-    model_records, info = timing.run_model(
-        bm, methods, batch_sizes, repeats=_REPEATS.value, warmups=_WARMUPS.value, impls=impls,
-        with_captum=with_captum, ig_chunk_images=_IG_CHUNK_IMAGES.value,
-        torch_threads=_torch_threads(), min_sample_seconds=_MIN_SAMPLE.value)
-    records += model_records
-    equivalence[name] = info["equivalence"]
-    wd.write_json(out / "benchmark.json", records)  # Partial results survive a crash.
-  if _IG_MEMORY.value and "mobilenet_v2" in models:
-    logging.info("Measuring the peak memory of a 256-step IG on 8 MobileNetV2 images...")
-    memory = timing.ig_peak_memory("mobilenet_v2", batch=8, steps=256,
-                                   chunk_size=_IG_MEMORY_CHUNK.value,
-                                   tune_malloc=_TUNE_MALLOC.value)
-    records.append(memory)
-    print(f"IG 256 steps, batch 8, chunk_size {memory['chunk_size']}: peak memory "
-          f"{memory['peak_memory_gib']:.2f} GiB (target < {memory['target_gib']:g} GiB: "
-          f"{'met' if memory['within_target'] else 'NOT met'}), {memory['seconds']:.1f} s")
+  records, equivalence, sources, extra_notes = [], {}, {}, []
+  own_tables = []  # records reported in their own tables (synthesis, PGD), not per model
+  timed = dict(repeats=_REPEATS.value, warmups=_WARMUPS.value,
+               min_sample_seconds=_MIN_SAMPLE.value)
+  if "attribution" in suites:
+    for name in models:
+      bm = timing.load_bench_model(name, small_cnn_workdir=_SMALL_CNN_WORKDIR.value)
+      sources[name] = f"{bm.weights} weights, {bm.inputs} as inputs"
+      logging.info("%s: %s.", name, sources[name])
+      model_records, info = timing.run_model(
+          bm, methods, batch_sizes, impls=impls, with_captum=with_captum,
+          ig_chunk_images=_IG_CHUNK_IMAGES.value, torch_threads=_torch_threads(), **timed)
+      records += model_records
+      equivalence[name] = info["equivalence"]
+      wd.write_json(out / "benchmark.json", records)  # Partial results survive a crash.
+    if _IG_MEMORY.value and "mobilenet_v2" in models:
+      logging.info("Measuring the peak memory of a 256-step IG on 8 MobileNetV2 images...")
+      memory = timing.ig_peak_memory("mobilenet_v2", batch=8, steps=256,
+                                     chunk_size=_IG_MEMORY_CHUNK.value,
+                                     tune_malloc=_TUNE_MALLOC.value)
+      records.append(memory)
+      print(f"IG 256 steps, batch 8, chunk_size {memory['chunk_size']}: peak memory "
+            f"{memory['peak_memory_gib']:.2f} GiB (target < {memory['target_gib']:g} GiB: "
+            f"{'met' if memory['within_target'] else 'NOT met'}), {memory['seconds']:.1f} s")
+  iterative = []
+  if "synthesis" in suites:
+    synthesis = bench_synthesis.synthesis_benchmark(
+        models, batch_sizes=(8,), steps=10, torch_threads=_torch_threads(),
+        impls=("jaxviz", "torch") if len(impls) > 1 else ("jaxviz",),
+        small_cnn_workdir=_SMALL_CNN_WORKDIR.value, **timed)
+    records += synthesis
+    own_tables += synthesis
+    iterative.append("## Class-model synthesis (image-steps/second, batch = classes)\n\n"
+                     + bench_synthesis.synthesis_markdown(synthesis))
+    wd.write_json(out / "benchmark.json", records)
+  if "pgd" in suites:
+    pgd = bench_robustness.pgd_benchmark(
+        models, batch_sizes=(8,), steps=10, torch_threads=_torch_threads(),
+        impls=bench_robustness.PGD_IMPLS if len(impls) > 1 else ("jaxviz",),
+        small_cnn_workdir=_SMALL_CNN_WORKDIR.value, **timed)
+    records += pgd
+    own_tables += pgd
+    iterative.append("## PGD-10, L-inf (image-steps/second)\n\n"
+                     + bench_robustness.pgd_markdown(pgd))
+    wd.write_json(out / "benchmark.json", records)
+  if "style" in suites and "mobilenet_v2" in models:
+    style, style_info = bench_style.run_style_benchmark(
+        repeats=_REPEATS.value, warmups=_WARMUPS.value, impls=impls,
+        torch_threads=_torch_threads())
+    records += style
+    extra_notes.append(
+        "style_adam / style_lbfgs (MobileNetV2, the mobilenet_v2 style preset, "
+        f"{style_info['image_shape']} px): batch = styles optimised together (L-BFGS: one); "
+        "images/s = style images advanced one optimiser step per second; the PyTorch loop's "
+        "loss matches jaxviz's (relative difference "
+        + ", ".join(f"{impl} {diff:.1e}" for impl, diff in style_info["loss_check"].items())
+        + ").")
+    wd.write_json(out / "benchmark.json", records)
   machine["load_average_at_end"] = timing.machine_info().get("load_average")
-  settings = {"models": ", ".join(models), "methods": ", ".join(methods),
-              "batch_sizes": ", ".join(map(str, batch_sizes)), "repeats": _REPEATS.value,
-              "warmups": _WARMUPS.value, "implementations": ", ".join(impls),
+  settings = {"suites": ", ".join(suites), "models": ", ".join(models),
+              **({"methods": ", ".join(methods), "batch_sizes": ", ".join(map(str, batch_sizes))}
+                 if "attribution" in suites else {}),
+              "repeats": _REPEATS.value, "warmups": _WARMUPS.value,
+              "implementations": ", ".join(impls),
               "torch_threads": _torch_threads() if len(impls) > 1 else "n/a",
               **{f"{name} model": source for name, source in sources.items()}}
   notes = _notes(impls, with_captum, torch_message, _IG_CHUNK_IMAGES.value, equivalence,
-                 models)
-  report = timing.markdown_report(records, machine, notes=notes, settings=settings)
+                 models, suites) + extra_notes
+  tabled = [r for r in records if not any(r is t for t in own_tables)]  # attribution, style
+  report = timing.markdown_report(tabled, machine, notes=notes, settings=settings)
+  if iterative:
+    report += "\n" + "\n".join(iterative)
   wd.write_json(out / "benchmark.json", records)
   wd.write_bytes(out / "benchmark.md", report.encode())
   print(report)

@@ -100,6 +100,7 @@ def test_analytic_toy_all_rules(site):
       "guided_backprop": W1.T @ (mask * (W2 > 0) * W2),     # W1^T [0, 0, 1, .5]
       "deconvnet": W1.T @ np.maximum(W2, 0),                # W1^T [3, 0, 1, .5]
   }
+  by_hand["redirected"] = by_hand["gradient"]  # Some plain gradient: nothing redirected.
   np.testing.assert_allclose(by_hand["gradient"], [-4.75, 1.25, -1.5])
   np.testing.assert_allclose(by_hand["guided_backprop"], [-0.75, 1.25, 0.5])
   np.testing.assert_allclose(by_hand["deconvnet"], [2.25, -1.75, 0.5])
@@ -173,6 +174,7 @@ def test_relu6_rule_keeps_clip_for_guided_only():
       "gradient": [0.0, -1.0, 0.0, 2.0, 0.0],
       "guided_backprop": [0.0, 0.0, 0.0, 2.0, 0.0],  # x=7 clipped, g<0 dropped.
       "deconvnet": [1.0, 0.0, 2.0, 2.0, 0.0],        # relu(g), no threshold.
+      "redirected": [0.0, -1.0, 0.0, 2.0, 0.0],      # Plain gradient is non-zero.
   }
   for rule in br.RULES:
     g, report = br.apply_backward_rule(f, rule, x)
@@ -371,3 +373,66 @@ def test_jit_vmap_and_retrace_for_new_shapes(cnn):
   x3 = np.concatenate([x, x[:1]])  # New shape: re-traced lazily.
   np.testing.assert_array_equal(jax.jit(g)(x3), jax.jit(f)(x3))
   np.testing.assert_allclose(batch_grad(x3)[:2], per_example, rtol=1e-5, atol=1e-7)
+
+
+# --------------------------------------------------------------------------
+# The redirected rule (Lucid's redirected ReLU / ReLU6 gradient).
+
+
+def _plain_and_redirected(f, *args):
+  g, report = br.apply_backward_rule(f, "redirected", *args)
+  return jax.jit(jax.grad(f))(*args), jax.jit(jax.grad(g))(*args), report
+
+
+def test_redirected_equals_the_plain_gradient_inside_the_active_range():
+  # Random rectifier inputs over [-8, 14] and random signs of the cotangent,
+  # rows with and without any plain gradient (the dead rows are redirected).
+  x = jnp.asarray(np.random.default_rng(0).uniform(-8, 14, (4, 50)).astype(np.float32))
+  x = x.at[2].set(jnp.where(x[2] > 0, x[2] + 6.0, x[2]))  # row 2: dead (no unit in (0, 6))
+  w = jnp.asarray(_normal(1, (4, 50)))
+  for act, low, high in ((jax.nn.relu6, 0.0, 6.0), (jax.nn.relu, 0.0, np.inf),
+                         (lambda h: jnp.maximum(h, 0.0), 0.0, np.inf)):
+    plain, redirected, report = _plain_and_redirected(lambda x: jnp.sum(w * act(x)), x)
+    assert report.total == 1
+    inside = (x > low) & (x < high)
+    np.testing.assert_array_equal(redirected[inside], plain[inside])
+    if high == 6.0:  # row 2 is dead for ReLU6 only, and is redirected
+      assert jnp.all(plain[2] == 0) and jnp.any(redirected[2] != 0)
+
+
+def test_redirected_relu6_passes_only_pushes_back_into_range_of_dead_examples():
+  x = jnp.array([[-1.0, -2.0, 7.0, 8.0, 6.5],      # dead: no unit in (0, 6)
+                 [-1.0, -2.0, 7.0, 8.0, 3.0]])     # alive: unit 4 passes gradient
+  w = jnp.array([[1.0, -1.0, -2.0, 2.0, 0.5],
+                 [1.0, -1.0, -2.0, 2.0, 0.5]])
+  plain, redirected, report = _plain_and_redirected(lambda x: jnp.sum(w * jax.nn.relu6(x)), x)
+  assert report == br.RewriteReport(relu6=1)
+  np.testing.assert_array_equal(plain, [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0.5]])
+  # Row 0 under ascent: x=-1 (g=1 pushes up: pass), x=-2 (g=-1 pushes down: drop),
+  # x=7 (g=-2 pushes down into range: pass), x=8 (g=2 pushes up: drop), x=6.5 (g>0: drop).
+  # Row 1 has some plain gradient: it keeps the plain gradient.
+  np.testing.assert_array_equal(redirected, [[1, 0, -2, 0, 0], [0, 0, 0, 0, 0.5]])
+
+
+def test_redirected_relu_on_a_dead_unit_lets_ascent_take_off():
+  # f(x) = relu(a . x - 5) is dead at x = 0: the plain gradient is zero; the
+  # redirected one is a (it pushes the unit up), and ascent revives the unit.
+  a = jnp.array([1.0, 2.0, -1.0])
+  f = lambda x: jax.nn.relu(jnp.dot(a, x) - 5.0)
+  plain, redirected, _ = _plain_and_redirected(f, jnp.zeros(3))
+  np.testing.assert_array_equal(plain, 0.0)
+  np.testing.assert_array_equal(redirected, a)
+  g, _ = br.apply_backward_rule(f, "redirected", jnp.zeros(3))
+  x = jnp.zeros(3)
+  for _ in range(3):
+    x = x + jax.grad(g)(x)
+  assert f(x) > 0
+
+
+def test_redirected_is_per_example_under_vmap_and_jit():
+  x = jnp.array([[-1.0, -3.0], [-1.0, 2.0]])
+  w = jnp.array([1.0, 1.0])
+  f = lambda xi: jnp.sum(w * jax.nn.relu6(xi))
+  g, _ = br.apply_backward_rule(f, "redirected", x[0])
+  per_example = jax.jit(jax.vmap(jax.grad(g)))(x)
+  np.testing.assert_array_equal(per_example, [[1.0, 1.0], [0.0, 1.0]])

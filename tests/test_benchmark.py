@@ -208,7 +208,7 @@ def test_run_model_without_captum_times_torch_forward_only(small_cnn):
 def test_script_end_to_end(tmp_path):
   pytest.importorskip("captum.attr")
   proc = _run_script(tmp_path, "--models=small_cnn", "--batch_sizes=1,2", "--repeats=1",
-                     "--warmups=1", "--methods=forward,saliency")
+                     "--warmups=1", "--methods=forward,saliency", "--suites=attribution")
   assert proc.returncode == 0, proc.stderr[-3000:]
   records = json.loads((tmp_path / "benchmark.json").read_text())
   assert {(r["method"], r["batch"], r["impl"]) for r in records} == {
@@ -232,10 +232,14 @@ def test_script_rejects_unknown_method(tmp_path):
   assert not (tmp_path / "benchmark.json").exists()
 
 
-def test_script_rejects_bad_batch_size(tmp_path):
+def test_script_rejects_bad_batch_size_and_suite(tmp_path):
   proc = _run_script(tmp_path, "--batch_sizes=8,0")
   assert proc.returncode != 0
   assert "batch sizes must be positive ints" in proc.stdout + proc.stderr
+  proc = _run_script(tmp_path, "--suites=attribution,lime")
+  assert proc.returncode != 0
+  assert "Unknown or no suite(s) ['lime']; valid suites: attribution, synthesis, pgd, style" in (
+      proc.stdout + proc.stderr)
 
 
 def test_script_without_torch_names_the_extra_and_runs_jaxviz(tmp_path):
@@ -246,13 +250,18 @@ def test_script_without_torch_names_the_extra_and_runs_jaxviz(tmp_path):
   out_dir = tmp_path / "out"
   proc = _run_script(out_dir, "--models=small_cnn", "--batch_sizes=1", "--repeats=1",
                      "--warmups=1", "--methods=forward", "--tune_malloc",
+                     "--suites=attribution,synthesis",
                      env_extra={"PYTHONPATH": os.pathsep.join([str(blocked), str(ROOT)])})
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "pip install -e .[bench]" in proc.stdout + proc.stderr
   records = json.loads((out_dir / "benchmark.json").read_text())
-  assert [(r["impl"], r["method"], r["batch"]) for r in records] == [("jaxviz", "forward", 1)]
+  # Without torch only jaxviz runs, in every suite asked for.
+  assert [(r["impl"], r["method"], r["batch"]) for r in records] == [
+      ("jaxviz", "forward", 1), ("jaxviz", "synthesis_fourier", 8),
+      ("jaxviz", "synthesis_pixel", 8)]
   md = (out_dir / "benchmark.md").read_text()
-  assert "pip install -e .[bench]" in md
+  assert "pip install -e .[bench]" in md and "## Class-model synthesis" in md
+  assert "synthesis_pixel" not in md.split("## Class-model synthesis")[0]  # its own table only
   if malloc._glibc() is not None and malloc.preloaded_allocator() is None:
     assert "malloc: glibc, tuned: arena_max=1" in md
 

@@ -1,4 +1,4 @@
-"""Deconvnet and guided backprop as a transform of any JAX function.
+"""Deconvnet, guided backprop and redirected gradients as a transform of any JAX function.
 
 Deconvnet (Zeiler & Fergus 2014, https://arxiv.org/abs/1311.2901) and guided
 backpropagation (Springenberg et al. 2014, https://arxiv.org/abs/1412.6806)
@@ -26,7 +26,25 @@ rule                 ReLU / max(x, 0)             ReLU6
 ``gradient``         ``g * (x > 0)``              ``g * (0 < x < 6)``
 ``guided_backprop``  ``g * (x > 0) * (g > 0)``    ``g * (0 < x < 6) * (g > 0)``
 ``deconvnet``        ``relu(g)``                  ``relu(g)``
+``redirected``       see below                    see below
 ===================  ===========================  ============================
+
+Redirected rule (Lucid's redirected ReLU/ReLU6 gradient, ``lucid/misc/
+redirected_relu_grad.py``, for feature visualization, Olah et al. 2017,
+https://distill.pub/2017/feature-visualization/). A unit that does not fire
+passes no gradient, so an ascent that starts where the target unit is dead
+never takes off. For every example (axis 0 of the rectifier input when it has
+rank >= 2, else the whole array) whose plain gradient at this rectifier is
+zero everywhere, the rule instead passes the cotangent wherever the unit is
+active *or* the cotangent pushes the unit back into its active range:
+``g > 0`` where ``x <= 0``, and (ReLU6) ``g < 0`` where ``x >= 6``; it drops
+the cotangent that would push it further out. Examples with some plain
+gradient get the plain gradient unchanged. Where the unit is active (``0 < x``,
+ReLU6: ``0 < x < 6``) the rule always equals the plain gradient. "Pushes up"
+assumes the differentiated scalar is *maximised* (gradient ascent, as in
+:mod:`jaxviz.synthesis`; Lucid minimises the negative, hence its opposite
+signs). Lucid applies it for the first 16 steps only; the schedule is the
+ascent loop's (``redirect_steps``), the rule itself has none.
 
 ReLU6 rationale. Guided backprop is "the gradient, additionally gated by the
 sign of the signal", so it keeps the complete forward gate of the plain
@@ -84,7 +102,7 @@ import numpy as np
 from jax import lax
 from jax.extend import core as jcore
 
-RULES = ("gradient", "guided_backprop", "deconvnet")
+RULES = ("gradient", "guided_backprop", "deconvnet", "redirected")
 
 _RECTIFIER_JVP_NAMES = ("relu", "relu6")
 _INLINE_CALLS = ("jit", "pjit", "closed_call", "core_call")
@@ -127,12 +145,32 @@ class RewriteReport:
 # Backward rules.
 
 
+def _any_per_example(values: jax.Array) -> jax.Array:
+  """Whether each example of ``values`` holds a non-zero (axis 0 for rank >= 2), broadcastable."""
+  if values.ndim < 2:
+    return jnp.any(values != 0)
+  flat = values.reshape(values.shape[0], -1)
+  return jnp.any(flat != 0, axis=1).reshape((-1,) + (1,) * (values.ndim - 1))
+
+
+def _redirected(active: jax.Array, pushes_into_range: jax.Array, g: jax.Array) -> jax.Array:
+  """The plain gradient, or for examples without any: also the into-range pushes."""
+  zeros = jnp.zeros_like(g)
+  plain = jnp.where(active, g, zeros)
+  redirected = jnp.where(active | pushes_into_range, g, zeros)
+  return jnp.where(_any_per_example(plain), plain, redirected)
+
+
 def _relu_backward(rule: str, x: jax.Array | None, g: jax.Array) -> jax.Array:
+  if rule == "redirected":
+    return _redirected(x > 0, (x <= 0) & (g > 0), g)
   keep = g > 0 if rule == "deconvnet" else (x > 0) & (g > 0)
   return jnp.where(keep, g, jnp.zeros_like(g))
 
 
 def _relu6_backward(rule: str, x: jax.Array | None, g: jax.Array) -> jax.Array:
+  if rule == "redirected":
+    return _redirected((x > 0) & (x < 6), ((x <= 0) & (g > 0)) | ((x >= 6) & (g < 0)), g)
   keep = g > 0 if rule == "deconvnet" else (x > 0) & (x < 6) & (g > 0)
   return jnp.where(keep, g, jnp.zeros_like(g))
 
@@ -454,10 +492,12 @@ def rectifier_count(f: Callable, *example_args: Any) -> RewriteReport:
 
 def apply_backward_rule(f: Callable, rule: str,
                         *example_args: Any) -> tuple[Callable, RewriteReport]:
-  """Rewrites every rectifier in ``f`` to carry a deconvnet / guided rule.
+  """Rewrites every rectifier in ``f`` to carry a deconvnet / guided / redirected rule.
 
   Deconvnet: https://arxiv.org/abs/1311.2901 ; guided backprop:
-  https://arxiv.org/abs/1412.6806 . See the module docstring for the rules.
+  https://arxiv.org/abs/1412.6806 ; redirected (Lucid):
+  https://distill.pub/2017/feature-visualization/ . See the module docstring
+  for the rules.
 
   Args:
     f: any JAX callable of array arguments, e.g. ``logits = f(x)`` with ``x``

@@ -15,3 +15,21 @@ from jaxviz.inspect.top_activations import TopActivations
 from jaxviz.inspect.weights import class_templates
 from jaxviz.inspect.weights import filter_grid
 from jaxviz.inspect.weights import layer_kernel
+
+__all__ = (
+    "class_templates",
+    "crop_patch",
+    "extract_features",
+    "feature_maps",
+    "filter_grid",
+    "knn_agreement",
+    "knn_indices",
+    "layer_kernel",
+    "most_active_channels",
+    "pca",
+    "receptive_field",
+    "ReceptiveField",
+    "top_activating_inputs",
+    "TopActivations",
+    "tsne",
+)
