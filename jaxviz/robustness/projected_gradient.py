@@ -141,10 +141,12 @@ def pgd_core(f: core.ModelFn, x: jax.Array, goal: core.Goal, budget: units.Budge
   random_start = jnp.asarray(random_start, bool)
   runs, bad_steps = jax.vmap(
       lambda o: _single_run(f, x, goal, budget, o, steps, random_start, spec))(offsets)
-  best = jax.tree.map(lambda leaf: leaf[0], runs)
-  for r in range(1, spec.restarts):
-    candidate = jax.tree.map(lambda leaf, r=r: leaf[r], runs)
-    best = _select(stronger(candidate, best), candidate, best)
+
+  def keep_stronger(r, best):
+    candidate = jax.tree.map(lambda leaf: leaf[r], runs)
+    return _select(stronger(candidate, best), candidate, best)
+
+  best = lax.fori_loop(1, spec.restarts, keep_stronger, jax.tree.map(lambda leaf: leaf[0], runs))
   failed = bad_steps >= 0
   bad_step = jnp.where(jnp.any(failed), jnp.min(jnp.where(failed, bad_steps, steps)), -1)
   return best, bad_step
