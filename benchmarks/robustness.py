@@ -59,9 +59,7 @@ def _torch_attacks(bm: timing.BenchModel, twin, x: np.ndarray, labels: np.ndarra
                    impls: Sequence[str]) -> dict[str, Callable[[], Any]]:
   import torch  # pylint: disable=g-import-not-at-top
 
-  pixels = torch.from_numpy(np.ascontiguousarray(
-      (x * np.asarray(bm.meta.std, np.float32) + np.asarray(bm.meta.mean, np.float32))
-      .transpose(0, 3, 1, 2)))
+  pixels = torch.from_numpy(np.ascontiguousarray(bm.meta.deprocess(x).transpose(0, 3, 1, 2)))
   targets = torch.from_numpy(labels.astype(np.int64))
   fns = {}
   if "torchattacks" in impls:

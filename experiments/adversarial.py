@@ -234,13 +234,6 @@ def _mnist_softmax(config, workdir: pathlib.Path, key: jax.Array) -> dict[str, A
   return metrics
 
 
-def _check_config(config) -> None:
-  bad = [m for m in config.models if m not in MODELS]
-  if bad or not config.models:
-    raise ValueError(f"config.models must be a non-empty subset of {MODELS}, got "
-                     f"{list(config.models)}.")
-
-
 def run(config, workdir: pathlib.Path) -> dict[str, Any]:
   """Runs every configured model; metrics as the issue names them.
 
@@ -251,7 +244,7 @@ def run(config, workdir: pathlib.Path) -> dict[str, Any]:
   model's clean/FGSM/PGD accuracies, confidences, checklist details) and
   ``skipped`` ({model: reason}).
   """
-  _check_config(config)
+  common.check_subset(config.models, MODELS, "models")
   workdir = pathlib.Path(workdir)
   key = jax.random.key(config.seed)
   runners = {"mobilenet_v2": _mobilenet, "small_cnn": _small_cnn,

@@ -27,7 +27,6 @@ from jaxviz.robustness.evaluation import make_attack
 from jaxviz.robustness.evaluation import robustness_curve
 from jaxviz.robustness.evaluation import RobustnessCurve
 from jaxviz.robustness.fast_gradient import fgsm
-from jaxviz.robustness.fast_gradient import fgsm_core
 from jaxviz.robustness.losses import LOSSES
 from jaxviz.robustness.projected_gradient import bim
 from jaxviz.robustness.projected_gradient import NonFiniteLossError
@@ -64,7 +63,6 @@ __all__ = (
     "bim",
     "count_shape_bias",
     "fgsm",
-    "fgsm_core",
     "find_stimuli",
     "load_category_indices",
     "make_attack",

@@ -12,10 +12,9 @@ training reuses the one training loop with its checkpoints and progress.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import jax
 
+from jaxviz import training
 from jaxviz import validation
 from jaxviz.models import meta as meta_lib
 from jaxviz.robustness import core
@@ -24,7 +23,7 @@ from jaxviz.robustness import units
 
 __all__ = ("Perturb", "pgd_perturb")
 
-Perturb = Callable[[object, jax.Array, jax.Array, jax.Array], jax.Array]
+Perturb = training.Perturb  # perturb(params, images, labels, key) -> images
 
 
 def pgd_perturb(model, meta: meta_lib.ModelMeta, *, epsilon: float, steps: int = 7,

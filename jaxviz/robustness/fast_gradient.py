@@ -14,33 +14,12 @@ exactly that: the same compiled program as PGD and BIM
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from jaxviz.models import meta as meta_lib
 from jaxviz.robustness import core
 from jaxviz.robustness import projected_gradient
-from jaxviz.robustness import units
 
-__all__ = ("fgsm", "fgsm_core")
-
-
-def fgsm_core(f: core.ModelFn, x: jax.Array, goal: core.Goal, budget: units.Budget,
-              loss: str = "cross_entropy") -> core.AttackResult:
-  """FGSM on a batch, jittable (no argument checks; see :func:`fgsm`).
-
-  Args:
-    f: model function ``logits [B, K] = f(x)``.
-    x: [B, H, W, C] clean inputs (input space).
-    goal: labels and, for a targeted attack, targets.
-    budget: ``make_budget(meta, "linf", epsilon)`` (step size = epsilon).
-    loss: ``"cross_entropy"`` or ``"margin"``.
-
-  Returns:
-    An :class:`~jaxviz.robustness.core.AttackResult`.
-  """
-  result, _ = projected_gradient.pgd_core(f, x, goal, budget, jnp.zeros((1,) + x.shape), 1,
-                                          False, core.AttackSpec(norm="linf", loss=loss))
-  return result
+__all__ = ("fgsm",)
 
 
 def fgsm(f: core.ModelFn, x: jax.typing.ArrayLike, labels: jax.typing.ArrayLike, *,

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxviz import sharding
 from jaxviz import validation
 from jaxviz.attribution import gradients
 from jaxviz.data import images as images_lib
@@ -186,17 +187,25 @@ def category_decisions(logits: jax.typing.ArrayLike, indices: Mapping[str, Seque
     ValueError: logits of the wrong shape.
   """
   logits = jnp.asarray(logits)
-  if logits.ndim != 2 or logits.shape[1] != label_offset + NUM_IMAGENET_CLASSES:
-    raise ValueError(f"logits must be [B, {label_offset + NUM_IMAGENET_CLASSES}] "
-                     f"(label_offset={label_offset}), got {logits.shape}.")
-  probabilities = jax.nn.softmax(logits, axis=-1)[:, label_offset:]
-  per_category = np.asarray(category_probabilities(probabilities, indices))
+  _check_logits_shape(logits.shape, label_offset)
+  per_category = np.asarray(_logits_to_categories(logits, _index_matrix(indices), label_offset))
   return np.argmax(per_category, axis=1), per_category
 
 
-@functools.partial(jax.jit, static_argnames=("fn",))
-def _forward(fn, consts, x):
-  return fn(consts, x)
+def _check_logits_shape(shape, label_offset: int) -> None:
+  if len(shape) != 2 or shape[1] != label_offset + NUM_IMAGENET_CLASSES:
+    raise ValueError(f"logits must be [B, {label_offset + NUM_IMAGENET_CLASSES}] "
+                     f"(label_offset={label_offset}), got {tuple(shape)}.")
+
+
+def _logits_to_categories(logits, matrix, label_offset: int):
+  """[B, label_offset + 1000] logits -> [B, 16] mean category probabilities."""
+  return jax.nn.softmax(logits, axis=-1)[:, label_offset:] @ jnp.asarray(matrix)
+
+
+@functools.partial(jax.jit, static_argnames=("fn", "label_offset"))
+def _category_probabilities_of(fn, consts, matrix, x, *, label_offset):
+  return _logits_to_categories(fn(consts, x), matrix, label_offset)
 
 
 def model_decisions(f, meta: meta_lib.ModelMeta, stimuli: CueConflictStimuli,
@@ -218,14 +227,12 @@ def model_decisions(f, meta: meta_lib.ModelMeta, stimuli: CueConflictStimuli,
   x = preprocess.prepare_for_model(stimuli.load(), meta)
   batch_size = min(batch_size, len(x))
   prepared = gradients.prepare(f, "gradient", x[:batch_size])
-  out = []
-  for start in range(0, len(x), batch_size):
-    chunk = x[start:start + batch_size]
-    pad = batch_size - len(chunk)
-    logits = _forward(prepared.fn, prepared.consts,
-                      jnp.asarray(np.concatenate([chunk] + [chunk[-1:]] * pad)))
-    out.append(category_decisions(logits, indices, meta.label_offset)[1][:len(chunk)])
-  probabilities = np.concatenate(out)
+  _check_logits_shape(prepared.out_shape.shape, meta.label_offset)
+  matrix = jnp.asarray(_index_matrix(indices))
+  probabilities = sharding.map_batches(
+      lambda batch: _category_probabilities_of(prepared.fn, prepared.consts, matrix, batch,
+                                               label_offset=meta.label_offset),
+      [x], batch_size=batch_size)
   return [CATEGORIES[i] for i in np.argmax(probabilities, axis=1)], probabilities
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from typing import Sequence
 
 import jax
@@ -81,14 +80,6 @@ def max_epsilon(norm: str, input_shape: Sequence[int]) -> float:
   return 1.0 if norm == "linf" else math.sqrt(float(np.prod(input_shape)))
 
 
-def _check_amount(value, name: str) -> float:
-  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-    raise ValueError(f"{name} must be a number in pixel units, got {value!r}.")
-  if not np.isfinite(value) or value < 0:
-    raise ValueError(f"{name} must be a finite number >= 0 in pixel units, got {value!r}.")
-  return float(value)
-
-
 def make_budget(meta: meta_lib.ModelMeta, norm: str, epsilon: float,
                 step_size: float | None = None) -> Budget:
   """Converts a pixel-space budget into input-space arrays for ``meta``'s model.
@@ -108,8 +99,9 @@ def make_budget(meta: meta_lib.ModelMeta, norm: str, epsilon: float,
   """
   if norm not in NORMS:
     raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
-  epsilon = _check_amount(epsilon, "epsilon")
-  step_size = epsilon if step_size is None else _check_amount(step_size, "step_size")
+  epsilon = validation.check_non_negative(epsilon, "epsilon")
+  step_size = epsilon if step_size is None else validation.check_non_negative(step_size,
+                                                                               "step_size")
   largest = max_epsilon(norm, meta.input_shape)
   if epsilon > largest:
     raise ValueError(f"epsilon={epsilon:g} (pixel units) is larger than the pixel box allows "
