@@ -54,7 +54,6 @@ SYNTHESIS_METHODS = ("synthesis_fourier", "synthesis_pixel")
 SYNTHESIS_IMPLS = ("jaxviz", "torch")
 LEARNING_RATE = 0.05
 L2_WEIGHT = 1e-4
-PIXEL_LEARNING_RATE = 2 / 127.5  # 2 pixel levels per Adam step in [-1, 1] units
 
 
 @dataclasses.dataclass(frozen=True)

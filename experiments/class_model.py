@@ -81,13 +81,15 @@ def _transfer_model(config):
   return functools.partial(model.apply, {"params": params}), meta
 
 
-def synthesize(name, model, params, meta, classes, preset_name, settings, key, transfer):
-  """One preset's images for ``classes`` and their quality numbers."""
+def synthesize(name, fn, f, meta, classes, preset_name, settings, key, transfer):
+  """One preset's images for ``classes`` and their quality numbers.
+
+  ``fn`` is the model's ``synthesis.layer_fn`` and ``f`` its logits function,
+  built once per model so that every preset reuses their traces.
+  """
   preset = synthesis.preset(preset_name, meta)
   if settings.steps:
     preset = preset.replace(steps=settings.steps)
-  variables = {"params": params}
-  fn = synthesis.layer_fn(model, variables, None, (1,) + tuple(meta.input_shape))
   targets = meta.logit_index(classes)
   start = time.perf_counter()
   result = synthesis.ascend(fn, synthesis.Objective("logit"), targets,
@@ -95,7 +97,6 @@ def synthesize(name, model, params, meta, classes, preset_name, settings, key, t
                             name=f"class_model {name} {preset_name}")
   seconds = time.perf_counter() - start
   images = np.asarray(result.images)
-  f = functools.partial(model.apply, variables)
   probability, is_argmax = synthesis.class_probabilities(f, images, targets)
   low, high = meta.input_bounds
   out = {"images": images, "probability": probability, "is_argmax": is_argmax,
@@ -205,7 +206,10 @@ def run(config, workdir: pathlib.Path) -> dict:
     classes = class_indices(settings.classes, meta)
     class_names = [meta.class_names[c].split(",")[0] for c in classes]
     model_transfer = transfer if name == "mobilenet_v2" else None
-    rows = {p: synthesize(name, model, params, meta, classes, p, settings, key, model_transfer)
+    variables = {"params": params}
+    fn = synthesis.layer_fn(model, variables, None, (1,) + tuple(meta.input_shape))
+    f = functools.partial(model.apply, variables)
+    rows = {p: synthesize(name, fn, f, meta, classes, p, settings, key, model_transfer)
             for p in settings.presets}
     arrays = {"classes": classes, "class_names": np.asarray(class_names)}
     for p, out in rows.items():

@@ -83,13 +83,17 @@ def dead_channels(fn, param, transforms, key, draws: int = 8) -> np.ndarray:
   return np.flatnonzero(peak <= 0)
 
 
-def visualize(fn, channels, param, preset, key, photos, name: str) -> dict:
-  """Images for ``channels`` with their activation ratios and high-frequency energy."""
+def visualize(fn, channels, param, preset, key, best_photos, name: str) -> dict:
+  """Images for ``channels`` with their activation ratios and high-frequency energy.
+
+  ``best_photos``: ``synthesis.best_photo_activations`` of the same channels
+  (computed once per layer and channels, shared by every parameterization).
+  """
   start = time.perf_counter()
   result = synthesis.ascend(fn, OBJECTIVE, channels, param, key, preset.config, name=name)
   images = np.asarray(result.images)
   reached = synthesis.unit_activations(fn, OBJECTIVE, images, channels)
-  best, best_photo = synthesis.best_photo_activations(fn, OBJECTIVE, photos, channels)
+  best, best_photo = best_photos
   return {"images": images, "reached": reached, "best_photo": best, "best_photo_index":
           best_photo, "ratio": reached / best, "objective": result.objective,
           "high_frequency_energy": synthesis.high_frequency_energy(images),
@@ -158,8 +162,8 @@ def run(config, workdir: pathlib.Path) -> dict:
     return {"skipped": {name: str(e)}}
   settings = config[name]
   preset = synthesis.preset(config.preset, meta)
-  changes = {k: v for k, v in (("steps", config.steps),) if v}
-  preset = preset.replace(**changes) if changes else preset
+  if config.steps:
+    preset = preset.replace(steps=config.steps)
   size = config.size or preset.size or meta.input_shape[0]
   photos = photos_for(name, config, workdir, meta, size)
   variables = {"params": params}
@@ -179,9 +183,11 @@ def run(config, workdir: pathlib.Path) -> dict:
   results = {}
   for layer in settings.layers:
     fn = fn_of(layer)
+    best_photos = synthesis.best_photo_activations(fn, OBJECTIVE, photos, channels)
     for kind in config.parameterizations:
       param = parameterizations.make(kind, meta, len(channels), size=size)
-      out = visualize(fn, channels, param, preset, key, photos, f"feature_vis {layer} {kind}")
+      out = visualize(fn, channels, param, preset, key, best_photos,
+                      f"feature_vis {layer} {kind}")
       results[(layer, kind)] = {**out, "channels": channels}
       LOG.info("%s %s: ratios %s", layer, kind, np.round(out["ratio"], 2).tolist())
 
@@ -195,9 +201,10 @@ def run(config, workdir: pathlib.Path) -> dict:
       LOG.warning("%s: only %d channel(s) dead at the start; no redirect panel.", layer,
                   len(dead))
       continue
+    best_photos = synthesis.best_photo_activations(fn, OBJECTIVE, photos, dead)
     for kind, steps in (("plain", 0), ("redirected", preset.config.redirect_steps)):
       without = preset.replace(redirect_steps=steps)
-      out = visualize(fn, dead, param, without, key, photos, f"feature_vis {layer} {kind}")
+      out = visualize(fn, dead, param, without, key, best_photos, f"feature_vis {layer} {kind}")
       redirect[(layer, kind)] = {**out, "channels": dead}
 
   arrays = {"channels": channels}

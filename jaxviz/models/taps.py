@@ -27,10 +27,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-__all__ = ("LayerFn", "activations", "check_layer_names", "check_layer_output", "flax_layer_fn",
-           "layer_names", "layer_output_shapes", "split_layer_fn")
+__all__ = ("LayerFn", "UnknownLayerError", "activations", "check_layer_names",
+           "check_layer_output", "flax_layer_fn", "layer_names", "layer_output_shapes",
+           "split_layer_fn")
 
 LayerFn = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array]]
+
+
+class UnknownLayerError(ValueError):
+  """A layer name the model does not have; the message lists the valid ones."""
 
 _CALL = "__call__"
 
@@ -66,11 +71,11 @@ def layer_names(model: nn.Module, variables, input_shape: Sequence[int]) -> list
 
 
 def check_layer_names(model: nn.Module, variables, input_shape, layers: Sequence[str]):
-  """Raises ValueError naming the valid layers if any of ``layers`` is unknown."""
+  """Raises :class:`UnknownLayerError` (a ValueError) naming the valid layers if any is unknown."""
   valid = layer_names(model, variables, input_shape)
   unknown = [name for name in layers if name not in valid]
   if unknown:
-    raise ValueError(f"Unknown layer name(s) {unknown}. Valid layer names: {valid}.")
+    raise UnknownLayerError(f"Unknown layer name(s) {unknown}. Valid layer names: {valid}.")
 
 
 def activations(model: nn.Module, variables, x: jax.Array,

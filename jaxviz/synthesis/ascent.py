@@ -304,15 +304,12 @@ def _check_setup(fn, param, objective, config, targets):
   seen = jax.ShapeDtypeStruct(config.transforms.output_shape(param.shape), jnp.float32)
   try:
     out = gradients.prepare(fn, "gradient", seen, None).out_shape
+  except taps.UnknownLayerError:
+    raise
   except (TypeError, ValueError) as e:
-    if "layer name" in str(e):
-      raise
     raise ValueError(f"The model does not accept images of shape {seen.shape} (the "
                      f"parameterization's {param.shape} after the transforms): {e}") from e
-  if not (isinstance(out, tuple) and len(out) == 2):
-    raise ValueError("fn must be a layer function fn(x, delta) -> (logits, activation); "
-                     "build it with objectives.layer_fn or jaxviz.models.taps.")
-  logits, activation = out
+  logits, activation = taps.check_layer_output(out, seen.shape[0])
   objective.check_source(activation.shape)
   targets = np.asarray(targets)
   if targets.ndim != 1:

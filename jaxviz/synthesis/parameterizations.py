@@ -96,17 +96,23 @@ def _check_bounds(low, high, channels: int) -> tuple[tuple[float, ...], tuple[fl
   return tuple(float(v) for v in low), tuple(float(v) for v in high)
 
 
-def _check_scale(value, name: str) -> float:
-  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-    raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-  return validation.check_non_negative(float(value), name)
-
-
 class _Box:
   """The per-channel box shared by the parameterizations (arrays [C])."""
 
   low: tuple[float, ...]
   high: tuple[float, ...]
+
+  def _check_box(self) -> None:
+    """Normalises ``shape``, ``low`` and ``high`` in place (the dataclasses are frozen)."""
+    shape = _check_shape(self.shape)
+    low, high = _check_bounds(self.low, self.high, shape[3])
+    if self.decorrelate:
+      colour.decorrelation_matrix(shape[3])
+    object.__setattr__(self, "shape", shape)
+    object.__setattr__(self, "low", low)
+    object.__setattr__(self, "high", high)
+    object.__setattr__(self, "init_scale",
+                       validation.check_non_negative(self.init_scale, "init_scale"))
 
   def _low_high(self) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(self.low, jnp.float32), jnp.asarray(self.high, jnp.float32)
@@ -168,19 +174,12 @@ class PixelParameterization(_Box):
   init_scale: float = 0.01
 
   def __post_init__(self):
-    shape = _check_shape(self.shape)
-    low, high = _check_bounds(self.low, self.high, shape[3])
     if self.squash not in SQUASHES:
       raise ValueError(f"Unknown squash {self.squash!r}; expected one of {SQUASHES}.")
     if self.decorrelate and self.squash == "clip":
       raise ValueError("decorrelate needs squash='sigmoid' (the clip parameterization is the "
                        "image itself).")
-    if self.decorrelate:
-      colour.decorrelation_matrix(shape[3])
-    object.__setattr__(self, "shape", shape)
-    object.__setattr__(self, "low", low)
-    object.__setattr__(self, "high", high)
-    object.__setattr__(self, "init_scale", _check_scale(self.init_scale, "init_scale"))
+    self._check_box()
 
   def init(self, key: jax.Array) -> jax.Array:
     """Random parameters [B, H, W, C] from ``key``."""
@@ -250,15 +249,9 @@ class FourierParameterization(_Box):
   decorrelate: bool = True
 
   def __post_init__(self):
-    shape = _check_shape(self.shape)
-    low, high = _check_bounds(self.low, self.high, shape[3])
-    if self.decorrelate:
-      colour.decorrelation_matrix(shape[3])
-    object.__setattr__(self, "shape", shape)
-    object.__setattr__(self, "low", low)
-    object.__setattr__(self, "high", high)
-    object.__setattr__(self, "decay_power", _check_scale(self.decay_power, "decay_power"))
-    object.__setattr__(self, "init_scale", _check_scale(self.init_scale, "init_scale"))
+    self._check_box()
+    object.__setattr__(self, "decay_power",
+                       validation.check_non_negative(self.decay_power, "decay_power"))
 
   @property
   def params_shape(self) -> tuple[int, ...]:
@@ -300,6 +293,11 @@ def _shape_for(meta, batch: int, size: int | Sequence[int] | None) -> tuple[int,
   return _check_shape((batch, height, width, channels))
 
 
+def _in_box(cls, meta, batch: int, size, **options):
+  """``cls`` for ``batch`` images of ``size`` in the box of ``meta.input_bounds``."""
+  return cls(_shape_for(meta, batch, size), *meta.input_bounds, **options)
+
+
 def pixel(meta, batch: int, *, size: int | Sequence[int] | None = None,
           squash: str = "sigmoid", decorrelate: bool = False,
           init_scale: float = 0.01) -> PixelParameterization:
@@ -311,9 +309,8 @@ def pixel(meta, batch: int, *, size: int | Sequence[int] | None = None,
     size: ``H`` (square) or ``(H, W)``; default ``meta.input_shape[:2]``.
     squash, decorrelate, init_scale: see :class:`PixelParameterization`.
   """
-  low, high = meta.input_bounds
-  return PixelParameterization(_shape_for(meta, batch, size), tuple(low), tuple(high),
-                               squash=squash, decorrelate=decorrelate, init_scale=init_scale)
+  return _in_box(PixelParameterization, meta, batch, size, squash=squash,
+                 decorrelate=decorrelate, init_scale=init_scale)
 
 
 def fourier(meta, batch: int, *, size: int | Sequence[int] | None = None,
@@ -327,10 +324,8 @@ def fourier(meta, batch: int, *, size: int | Sequence[int] | None = None,
     size: ``H`` (square) or ``(H, W)``; default ``meta.input_shape[:2]``.
     decay_power, init_scale, decorrelate: see :class:`FourierParameterization`.
   """
-  low, high = meta.input_bounds
-  return FourierParameterization(_shape_for(meta, batch, size), tuple(low), tuple(high),
-                                 decay_power=decay_power, init_scale=init_scale,
-                                 decorrelate=decorrelate)
+  return _in_box(FourierParameterization, meta, batch, size, decay_power=decay_power,
+                 init_scale=init_scale, decorrelate=decorrelate)
 
 
 def make(name: str, meta, batch: int, **options):
