@@ -276,15 +276,16 @@ def run_style_benchmark(*, methods: Sequence[str] = STYLE_METHODS, image_size: i
       fns["jaxviz"] = lambda c=config, s=s: style.style_transfer(
           features, content, s, meta, key, c, name=f"bench_{method}")
       syncs["jaxviz"] = lambda r: r
+    if torch_impls:  # the jaxviz loss at the content image, which each PyTorch loop must match
+      want = np.asarray(jax.jit(lambda c, s, config=config: style.loss_terms(
+          features, config, meta, c, style.make_targets(features, config, c, s),
+          np.asarray(weights, np.float32))["total"])(content, s))
     for impl in torch_impls:
       loop = loops[impl]
       c_t, s_t = loop.to_torch(content), loop.to_torch(s)
-      want = jax.jit(lambda c, s: style.loss_terms(
-          features, config, meta, c, style.make_targets(features, config, c, s),
-          np.asarray(weights, np.float32))["total"])(content, s)
       with torch.no_grad():
         got = loop.losses(c_t.repeat(s_t.shape[0], 1, 1, 1), loop.targets(c_t, s_t), weights)
-      diff = float(np.max(np.abs(got.numpy() - np.asarray(want)) / np.abs(np.asarray(want))))
+      diff = float(np.max(np.abs(got.numpy() - want) / np.abs(want)))
       info["loss_check"][impl] = diff
       if not diff < LOSS_TOLERANCE:
         raise RuntimeError(f"The PyTorch style loss ({impl}) differs from jaxviz's by {diff:.3g} "

@@ -175,9 +175,7 @@ def _check_config(config) -> None:
   common.check_choice(config.source, SOURCES, "source")
   if not config.styles:
     raise ValueError("config.styles must name at least one style image.")
-  if config.preset not in style.PRESETS:
-    raise ValueError(f"config.preset must be one of {sorted(style.PRESETS)}, got "
-                     f"{config.preset!r}.")
+  common.check_choice(config.preset, sorted(style.PRESETS), "preset")
   unknown = [s for s in config.sweep.styles if s not in config.styles]
   if unknown:
     raise ValueError(f"config.sweep.styles {unknown} must be among config.styles.")
@@ -223,19 +221,19 @@ def run(config, workdir: pathlib.Path) -> dict:
   ``style_loss_ratio`` ({style: start / end}), ``targets_met`` (every style
   loss falls >= 10x and every held-out distance falls), ``sweep`` and
   ``remedies`` (their losses and held-out distances), ``settings`` (the
-  StyleConfig used), ``image_shape``, ``seconds``, ``skipped`` (the model's
-  weights were not found).
+  StyleConfig used), ``image_shape``, ``seconds``, ``skipped`` (an asset was
+  not found: the model's or the judge's weights, or the pictures).
   """
   _check_config(config)
   workdir = pathlib.Path(workdir)
   start_time = time.time()
   try:
     model, params, meta = load_network(config)
-  except assets.AssetNotFoundError as e:
+    judge = load_judge(config)
+    content, pictures = load_pictures(config)
+  except assets.AssetNotFoundError as e:  # the network, the judge's weights or the pictures
     LOG.warning("Skipping %s: %s", config.model, e)
     return {"skipped": {config.model: str(e)}}
-  judge = load_judge(config)
-  content, pictures = load_pictures(config)
   images = style.prepare_style_images(content, pictures, meta, config.image_size)
   names = style_names(config)
   key = jax.random.key(config.seed)

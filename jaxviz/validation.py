@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ("all_finite", "check_finite", "check_images", "check_in_range", "check_key",
-           "check_model_input", "check_non_negative", "check_positive_int", "check_targets",
-           "is_concrete")
+__all__ = ("all_finite", "check_finite", "check_images", "check_in_box", "check_in_range",
+           "check_key", "check_model_input", "check_non_negative", "check_positive_int",
+           "check_targets", "is_concrete")
 
 
 def is_concrete(x: Any) -> bool:
@@ -117,6 +117,33 @@ def check_model_input(x, meta):
   """Validates ``x`` against a model's :class:`ModelMeta` (size, channels, dtype)."""
   h, w, c = meta.input_shape
   check_images(x, channels=c, spatial=(h, w))
+
+
+def check_in_box(x, meta, *, name: str = "x") -> None:
+  """Validates images in ``meta``'s input space: channels, dtype, finite, inside the box.
+
+  The box is ``meta.input_bounds`` per channel, with a tolerance of 1e-4 of
+  its width for rounding; the min and max are reduced where the values live.
+
+  Raises:
+    ValueError: a wrong rank, dtype or channel count, NaN/Inf, or values
+      outside the box (the message gives the box and the values' range).
+  """
+  check_images(x, name=name, channels=meta.input_shape[-1])
+  if is_concrete(x):
+    low, high = meta.input_bounds
+    tol = 1e-4 * float(np.max(high - low))
+    if isinstance(x, jax.Array):
+      with jax.ensure_compile_time_eval():
+        x_min, x_max = np.asarray(jnp.min(x, axis=(0, 1, 2))), np.asarray(jnp.max(x, (0, 1, 2)))
+    else:
+      x_min, x_max = np.min(x, axis=(0, 1, 2)), np.max(x, axis=(0, 1, 2))
+    if np.any(x_min < low - tol) or np.any(x_max > high + tol):
+      raise ValueError(f"{name} lies outside the model's input box (input range "
+                       f"{low.tolist()} .. {high.tolist()} per channel; got min "
+                       f"{np.asarray(x_min).tolist()}, max {np.asarray(x_max).tolist()}): "
+                       "pass inputs in the model's input space, e.g. "
+                       "meta.preprocess(pixels_0_255).")
 
 
 def check_targets(targets, batch: int, num_logits: int, *, name: str = "targets"):

@@ -72,3 +72,14 @@ def test_bad_config_is_rejected_before_any_work(tmp_path):
   config.remedies.names = ("main+sepia",)
   with pytest.raises(ValueError, match="sepia"):
     style_transfer.run(config, tmp_path)
+
+
+def test_missing_judge_weights_skip_with_the_file_named(tmp_path, monkeypatch):
+  monkeypatch.setenv("JAXVIZ_DATA_DIR", str(tmp_path / "no_assets"))
+  monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.cache/jaxviz either
+  config = style_config.get_config("smoke")
+  config.judge = "mobilenet_v1"
+  metrics = style_transfer.run(config, tmp_path / "out")
+  assert set(metrics) == {"skipped"}
+  assert "mobilenet_imagenet" in metrics["skipped"][config.model]
+  assert not (tmp_path / "out" / "style_transfer.npz").exists()

@@ -172,7 +172,7 @@ def prepare_call(f: ModelFn, x, labels, targets, meta: meta_lib.ModelMeta, *, no
       its label, logits not [B, K], or a bad budget (see
       :func:`~jaxviz.robustness.units.make_budget`).
   """
-  units.check_input(x, meta)
+  validation.check_in_box(x, meta)
   budget = units.make_budget(meta, norm, epsilon, step_size)
   prepared = gradients.prepare(f, "gradient", x)
   num_logits = gradients.check_logits(prepared.out_shape, x.shape[0])

@@ -41,7 +41,7 @@ import numpy as np
 from jaxviz import validation
 from jaxviz.models import meta as meta_lib
 
-__all__ = ("Budget", "NORMS", "check_input", "make_budget", "max_epsilon", "pixel_norm")
+__all__ = ("Budget", "NORMS", "make_budget", "max_epsilon", "pixel_norm")
 
 NORMS = ("linf", "l2")
 
@@ -131,18 +131,3 @@ def pixel_norm(delta: jax.Array, unit: jax.Array, norm: str) -> jax.Array:
     return jnp.max(jnp.abs(pixels), axis=1)
   return jnp.sqrt(jnp.sum(pixels * pixels, axis=1))
 
-
-def check_input(x, meta: meta_lib.ModelMeta, *, name: str = "x") -> None:
-  """Validates a batch in ``meta``'s input space, inside the box (small tolerance)."""
-  validation.check_images(x, name=name, channels=meta.input_shape[-1])
-  if validation.is_concrete(x):
-    low, high = meta.input_bounds
-    tol = 1e-4 * float(np.max(high - low))
-    lib = np if isinstance(x, np.ndarray) else jnp  # Reduce where the values live.
-    x_min = np.asarray(lib.min(x, axis=(0, 1, 2)))
-    x_max = np.asarray(lib.max(x, axis=(0, 1, 2)))
-    if np.any(x_min < low - tol) or np.any(x_max > high + tol):
-      raise ValueError(f"{name} lies outside the model's input box {low.tolist()} .. "
-                       f"{high.tolist()} (per channel; got min {x_min.tolist()}, max "
-                       f"{x_max.tolist()}): attacks take inputs in the model's input space, "
-                       "e.g. meta.preprocess(pixels_0_255).")

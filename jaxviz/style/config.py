@@ -17,12 +17,12 @@ import numbers
 from typing import Mapping, Sequence
 
 from jaxviz import validation
+from jaxviz.synthesis.parameterizations import PARAMETERIZATIONS
 
 __all__ = ("INITS", "OPTIMIZERS", "PARAMETERIZATIONS", "LayerWeights", "StyleConfig",
            "layer_weights")
 
 OPTIMIZERS = ("lbfgs", "adam")
-PARAMETERIZATIONS = ("pixel", "fourier")
 INITS = ("content", "style", "noise")
 
 LayerWeights = tuple[tuple[str, float], ...]

@@ -35,12 +35,17 @@ HELDOUT_LAYERS = ("Conv2d_1_pointwise", "Conv2d_3_pointwise", "Conv2d_5_pointwis
 
 
 @functools.partial(jax.jit, static_argnames=("features",))
-def _relative_gram_errors(features, x, styles):
-  fx, fs = features(x), features(styles)
-  errors = []
-  for name in features.layers:
-    g, a = losses.gram_matrix(fx[name]), losses.gram_matrix(fs[name])
-    errors.append(jnp.sum(jnp.square(g - a), axis=(1, 2)) / jnp.sum(jnp.square(a), axis=(1, 2)))
+def _grams(features, x):
+  """One [N, C, C] Gram matrix per layer of ``features``."""
+  fx = features(x)
+  return [losses.gram_matrix(fx[name]) for name in features.layers]
+
+
+@jax.jit
+def _relative_gram_errors(grams, style_grams):
+  """[N]: the layer mean of ``||G - A||^2 / ||A||^2`` (A: [N or 1, C, C], broadcast)."""
+  errors = [jnp.sum(jnp.square(g - a), axis=(1, 2)) / jnp.sum(jnp.square(a), axis=(1, 2))
+            for g, a in zip(grams, style_grams)]
   return jnp.mean(jnp.stack(errors), axis=0)
 
 
@@ -75,8 +80,8 @@ class StyleJudge:
     x, s = self._inputs(pixels, "pixels"), self._inputs(style_pixels, "style_pixels")
     if s.shape[0] not in (1, x.shape[0]):
       raise ValueError(f"style_pixels must hold 1 or {x.shape[0]} images, got {s.shape[0]}.")
-    s = jnp.broadcast_to(s, x.shape)
-    return np.asarray(_relative_gram_errors(self.features, x, s))
+    # Each style image's Grams once, broadcast over the results that share it.
+    return np.asarray(_relative_gram_errors(_grams(self.features, x), _grams(self.features, s)))
 
 
 def load_style_judge(name: str = HELDOUT_MODEL, layers: Sequence[str] = HELDOUT_LAYERS,

@@ -44,9 +44,6 @@ from jaxviz.style.init import initial_images
 
 __all__ = ("StyleResult", "style_transfer", "to_uint8")
 
-_BOUNDS_TOLERANCE = 1e-3
-
-
 @dataclasses.dataclass(frozen=True)
 class StyleResult:
   """The outcome of :func:`style_transfer` for S styles.
@@ -207,8 +204,9 @@ def _compiled_config(config: StyleConfig) -> StyleConfig:
 
 
 def _check_inputs(content, styles, meta: ModelMeta, key) -> None:
-  validation.check_images(content, name="content")
-  validation.check_images(styles, name="styles")
+  # Rank and dtype first, for the specific messages below; check_in_box checks the values.
+  validation.check_images(content, name="content", check_finite=False)
+  validation.check_images(styles, name="styles", check_finite=False)
   if content.shape[0] != 1:
     raise ValueError(f"content must hold one image [1, H, W, C], got shape {content.shape}.")
   channels = len(meta.mean)
@@ -219,12 +217,8 @@ def _check_inputs(content, styles, meta: ModelMeta, key) -> None:
   if content.shape[-1] != channels:
     raise ValueError(f"The model {meta.name!r} takes {channels}-channel inputs, the images have "
                      f"{content.shape[-1]}.")
-  low, high = meta.input_bounds
-  for name, images in (("content", content), ("styles", styles)):
-    arr = np.asarray(images)
-    if np.any(arr < low - _BOUNDS_TOLERANCE) or np.any(arr > high + _BOUNDS_TOLERANCE):
-      raise ValueError(f"{name} lies outside the model's input range {meta.input_range}; "
-                       "preprocess pixels with meta.preprocess first.")
+  validation.check_in_box(content, meta, name="content")
+  validation.check_in_box(styles, meta, name="styles")
   validation.check_key(key)
 
 
@@ -311,10 +305,9 @@ def style_transfer(features: FeatureExtractor, content: jax.typing.ArrayLike,
           "stopped. Lower the loss weights or the learning rate.")
     history.append(values)
     done += steps
-    _, current = _current(features, config, meta, param, state.params, targets, weights)
-    progress.update(done, **{term: float(jnp.mean(v)) for term, v in current.items()})
+    images, loss_end = _current(features, config, meta, param, state.params, targets, weights)
+    progress.update(done, **{term: float(jnp.mean(v)) for term, v in loss_end.items()})
 
-  images, loss_end = _current(features, config, meta, param, state.params, targets, weights)
   bad = _first_non_finite(np.asarray(loss_end["total"])[None])
   if bad is not None:
     raise FloatingPointError(f"{name}: the loss of style {bad[1]} is not finite after the "
