@@ -50,6 +50,7 @@ from benchmarks import parse_batch_sizes
 from benchmarks import parse_methods
 from benchmarks import parse_models
 from benchmarks import TORCH_LAYOUTS
+from experiments import common
 from experiments import malloc
 from jaxviz import assets
 from jaxviz import attribution
@@ -634,21 +635,10 @@ def _version(package: str) -> str:
     return "not installed"
 
 
-def cpu_model() -> str:
-  """The CPU model name from /proc/cpuinfo (or the platform's processor string)."""
-  try:
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-      if line.lower().startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
-
-
 def machine_info() -> dict[str, Any]:
   """CPU, cores, load and library versions, for the report."""
   info = {
-      "cpu": cpu_model(),
+      "cpu": common.cpu_model(),
       "cores": os.cpu_count(),
       "platform": platform.platform(),
       "python": platform.python_version(),

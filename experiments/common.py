@@ -63,6 +63,17 @@ def check_percentile(value, field: str = "percentile") -> float:
   return float(value)
 
 
+def cpu_model() -> str:
+  """The CPU model name from /proc/cpuinfo (or the platform's processor string)."""
+  try:
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+      if line.lower().startswith("model name"):
+        return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or "unknown"
+
+
 def versions() -> dict[str, str]:
   """Python and package versions, for ``summary.json``."""
   out = {"python": platform.python_version()}

@@ -83,21 +83,18 @@ class Topic:
   """One section of the tour.
 
   Attributes:
-    name: section name (its folder and its config field).
+    name: section name (its folder, its config field, and the module
+      ``experiments.<name>`` whose ``run`` it calls).
     title: the heading in the report.
-    experiment: the module ``experiments.<experiment>`` whose ``run`` it calls.
     figures: ``(glob pattern, caption)`` pairs, in display order; the caption
       is formatted with the summary (``caption(summary, file name)``).
     describe: the section's summary paragraph from its ``summary.json``.
-    uses_cnn: the experiment reads the shared small CNN (``cnn_workdir``).
   """
 
   name: str
   title: str
-  experiment: str
   figures: Sequence[tuple[str, Callable[[Summary, str], str]]]
   describe: Callable[[Summary], str]
-  uses_cnn: bool = True
 
 
 def _mean(values: Mapping[str, float]) -> float:
@@ -115,11 +112,10 @@ def _text(template: str) -> Callable[[Summary, str], str]:
 
 
 TOPICS: tuple[Topic, ...] = (
-    Topic("train", "The small CNN behind the Fashion-MNIST sections", "train", (),
+    Topic("train", "The small CNN behind the Fashion-MNIST sections", (),
           lambda s: (f"A small CNN trained with Adam: test accuracy {_fmt(s['test_accuracy'])} "
-                     f"after {s['steps']} steps ({_fmt(s['train_seconds'])} s of training)."),
-          uses_cnn=False),
-    Topic("weights", "Weights: conv filters and class templates", "weights", (
+                     f"after {s['steps']} steps ({_fmt(s['train_seconds'])} s of training).")),
+    Topic("weights", "Weights: conv filters and class templates", (
         ("mobilenet_Conv_filters.png", _text(
             "MobileNetV2's first-layer filters (3x3 RGB, each scaled to its own range).")),
         ("cnn_conv1_filters.png", _text("The small CNN's first-layer filters.")),
@@ -129,7 +125,7 @@ TOPICS: tuple[Topic, ...] = (
             f"class's mean-image contrast {_fmt(s['template_correlation_mean'])}).")),
     ), lambda s: (f"Linear classifier test accuracy {_fmt(s['linear_test_accuracy'])}; "
                   f"template/class-contrast correlation {_fmt(s['template_correlation_mean'])}.")),
-    Topic("activations", "Activations: feature maps and top-activating inputs", "activations", (
+    Topic("activations", "Activations: feature maps and top-activating inputs", (
         ("mobilenet_maps_*.png", _text("MobileNetV2 feature maps of a sample photo: the most "
                                        "active channels of a shallow and a deeper layer.")),
         ("cnn_maps_conv*.png", _text("Feature maps of the small CNN for one test image.")),
@@ -138,7 +134,7 @@ TOPICS: tuple[Topic, ...] = (
             "with the receptive-field patch of the strongest unit.")),
     ), lambda s: ("Receptive fields measured from gradient support: " + ", ".join(
         f"{k} {v['size'][0]}x{v['size'][1]}" for k, v in s["receptive_fields"].items()) + ".")),
-    Topic("embedding", "Embeddings: t-SNE and PCA of a layer's features", "embedding", (
+    Topic("embedding", "Embeddings: t-SNE and PCA of a layer's features", (
         ("embedding_scatter.png", lambda s, n: (
             f"PCA and t-SNE of raw pixels vs. the CNN's {s['layer']} features, coloured by class; "
             f"{s['knn_k']}-NN class agreement of the t-SNE: pixels "
@@ -148,7 +144,7 @@ TOPICS: tuple[Topic, ...] = (
     ), lambda s: (f"{s['num_images']} test images; {s['knn_k']}-NN agreement in the raw spaces: "
                   f"pixels {_fmt(s['knn5_agreement']['pixels']['raw'])}, {s['layer']} features "
                   f"{_fmt(s['knn5_agreement']['features']['raw'])}.")),
-    Topic("saliency", "Gradients: saliency, deconvnet, guided backprop, Grad-CAM", "saliency", (
+    Topic("saliency", "Gradients: saliency, deconvnet, guided backprop, Grad-CAM", (
         ("saliency_mobilenet_v2.png", lambda s, n: (
             "Eight attribution methods for MobileNetV2's top-1 class (columns) on sample photos "
             f"(rows); {_get(s, 'rectifiers_rewritten', 'mobilenet_v2')} ReLU6 rewritten for "
@@ -159,20 +155,20 @@ TOPICS: tuple[Topic, ...] = (
     ), lambda s: ("Rectifiers rewritten by the backward-rule transform: " + ", ".join(
         f"{k} {v}" for k, v in s["rectifiers_rewritten"].items()) + "." + (
             f" Skipped: {', '.join(s['skipped'])}." if s.get("skipped") else ""))),
-    Topic("neuron", "What a channel responds to: guided backprop of internal units", "neuron", (
+    Topic("neuron", "What a channel responds to: guided backprop of internal units", (
         ("neuron_mobilenet_v2_*.png", _text(
             "Guided backprop of each image's strongest channels, from shallow to deep layers of "
             "MobileNetV2 (signed: mid-gray is zero).")),
         ("neuron_small_cnn_*.png", _text("The same for the small CNN's conv layers.")),
     ), lambda s: "Layers: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in s["layers"].items())
           + "."),
-    Topic("segmentation", "Segmentation from saliency (GrabCut)", "segmentation", (
+    Topic("segmentation", "Segmentation from saliency (GrabCut)", (
         ("segmentation.png", lambda s, n: (
             f"{s['saliency']} seeds GrabCut; masks cover {_pct(s['mean_mask_area_fraction'])} of "
             f"the image and hold {_pct(s['mean_saliency_mass_in_mask'])} of the saliency.")),
     ), lambda s: (f"Mean saliency concentration in the mask "
                   f"{_fmt(s['mean_saliency_concentration'])}x the area share ({s['model']}).")),
-    Topic("bias", "Detecting dataset bias with saliency", "bias", (
+    Topic("bias", "Detecting dataset bias with saliency", (
         ("saliency_examples.png", lambda s, n: (
             f"Saliency of the '{s['biased_class']}' logit on its test images: the biased model "
             f"puts {_pct(s['mark_saliency_fraction_biased'])} of it in the mark (clean model "
@@ -184,14 +180,14 @@ TOPICS: tuple[Topic, ...] = (
                   f"'{s['biased_class']}' accuracy "
                   f"{_fmt(s['biased_class_accuracy_clean_test_biased_model'])} vs "
                   f"{_fmt(s['biased_class_accuracy_clean_test_clean_model'])}.")),
-    Topic("sanity", "Sanity checks: cascading parameter randomization", "sanity", (
+    Topic("sanity", "Sanity checks: cascading parameter randomization", (
         ("sanity_mobilenet_v2_*.png", _text(
             "Maps of MobileNetV2 as its layers are re-initialised from the top; ρ is the Spearman "
             "rank correlation with the trained model's map.")),
         ("sanity_small_cnn_*.png", _text("The same test on the small CNN.")),
     ), lambda s: "Rank correlation after randomizing every layer: " + ", ".join(
         f"{m} {_fmt(list(v.values())[-1])}" for m, v in s["rank_correlation"].items()) + "."),
-    Topic("class_model", "Input synthesis: class-model visualization", "class_model", (
+    Topic("class_model", "Input synthesis: class-model visualization", (
         ("class_model_mobilenet_v2.png", lambda s, n: (
             "The image each ImageNet class scores highest (gradient ascent from a blank image), "
             "unregularized vs regularized; regularized: "
@@ -204,7 +200,7 @@ TOPICS: tuple[Topic, ...] = (
             f"; mean probability under MobileNetV1 0.25 (not optimised): "
             + ", ".join(f"{k} {_fmt(_mean(v))}" for k, v in s["transfer_probability"].items())
             if s.get("transfer_probability") else "") + "."),
-    Topic("feature_vis", "Input synthesis: feature visualization", "feature_vis", (
+    Topic("feature_vis", "Input synthesis: feature visualization", (
         ("feature_vis_*.png", lambda s, n: (
             "Channels from shallow to deep layers, optimised with Lucid's settings; below each "
             "image the activation reached as a multiple of the best real photo's "
@@ -212,7 +208,7 @@ TOPICS: tuple[Topic, ...] = (
             + ", ".join(f"{k} {_pct(v)}" for k, v in s["high_frequency_energy"].items()) + ".")),
     ), lambda s: ("Activation reached / best real photo: " + ", ".join(
         f"{k} {_fmt(v)}" for k, v in s["activation_ratio"].items()) + ".")),
-    Topic("adversarial", "Robustness: adversarial examples and robustness curves", "adversarial", (
+    Topic("adversarial", "Robustness: adversarial examples and robustness curves", (
         ("adversarial_mobilenet_v2.png", _text(
             "Clean image, perturbation (amplified) and adversarial image, each with its label "
             "and probability: PGD on MobileNetV2 at a budget too small to see.")),
@@ -225,14 +221,13 @@ TOPICS: tuple[Topic, ...] = (
         ("adversarial_small_cnn.png", _text("The same attack on the Fashion-MNIST CNN.")),
     ), lambda s: ("Attack sanity checklist (Carlini et al. 2019): " + ", ".join(
         f"{k} {'pass' if v else 'FAIL'}" for k, v in s["sanity_checklist"].items()) + ".")),
-    Topic("shape_bias", "Robustness: shape vs texture on cue-conflict images", "shape_bias", (
+    Topic("shape_bias", "Robustness: shape vs texture on cue-conflict images", (
         ("shape_bias.png", lambda s, n: (
             f"Shape bias per category (Geirhos et al. 2019): {_fmt(s['shape_bias'])} overall "
             f"({s['shape_decisions']} shape vs {s['texture_decisions']} texture decisions of "
             f"{s['images_evaluated']} images); ResNet-50 0.214, humans about 0.96.")),
-    ), lambda s: f"Shape bias {_fmt(s['shape_bias'])} on {s['images_evaluated']} images.",
-          uses_cnn=False),
-    Topic("style_transfer", "Style transfer (Gatys et al.) on MobileNetV2", "style_transfer", (
+    ), lambda s: f"Shape bias {_fmt(s['shape_bias'])} on {s['images_evaluated']} images."),
+    Topic("style_transfer", "Style transfer (Gatys et al.) on MobileNetV2", (
         ("style_transfer.png", lambda s, n: (
             "The content photo in each style, all styles in one batched run; the style loss "
             "fell " + ", ".join(f"{k} {v:.0f}x" for k, v in s["style_loss_ratio"].items())
@@ -242,7 +237,7 @@ TOPICS: tuple[Topic, ...] = (
         ("style_remedies.png", _text("Remedies for non-VGG networks side by side.")),
         ("style_sweep.png", _text("The content weight trades style for content.")),
     ), lambda s: (f"{_fmt(s['iterations_per_second'])} iterations/s for all styles together; "
-                  f"targets met: {s['targets_met']}."), uses_cnn=False),
+                  f"targets met: {s['targets_met']}.")),
 )
 
 TOPIC_NAMES = tuple(t.name for t in TOPICS)
@@ -276,7 +271,7 @@ def check_workdir(workdir: pathlib.Path) -> None:
         "an empty folder or one of its own. Choose another --workdir.")
   if state.exists():
     try:
-      tool = json.loads(state.read_text()).get("tool")
+      tool = wd.read_json(state).get("tool")
     except (json.JSONDecodeError, AttributeError) as e:
       raise WorkdirError(f"{state} is not a tour state file ({e}).") from e
     if tool != TOOL:
@@ -293,7 +288,7 @@ def is_complete(section_dir: pathlib.Path, section_config: Mapping[str, Any]) ->
   if not summary_file.exists():
     return False
   try:
-    summary = json.loads(summary_file.read_text())
+    summary = wd.read_json(summary_file)
   except json.JSONDecodeError:
     return False
   return summary.get("config") == _json_normal(section_config)
@@ -316,15 +311,17 @@ def _swap_in(partial: pathlib.Path, final: pathlib.Path) -> None:
 
 @dataclasses.dataclass
 class Outcome:
+  """How a section ended; ``summary``: its summary.json when it finished (ok or skipped)."""
   status: str
   wall_seconds: float
   reason: str = ""
   reused: bool = False
+  summary: Summary | None = None
 
 
 def _section_config(config, topic: Topic, workdir: pathlib.Path):
   section = config[topic.name].copy_and_resolve_references()
-  if topic.uses_cnn and "cnn_workdir" in section:
+  if "cnn_workdir" in section:  # the experiment reads the shared small CNN
     section.cnn_workdir = str(workdir / "train")
     section.cnn_train = config.train.copy_and_resolve_references()
   return section
@@ -332,13 +329,14 @@ def _section_config(config, topic: Topic, workdir: pathlib.Path):
 
 def _finished(section_dir: pathlib.Path, reused: bool) -> Outcome:
   """The outcome of a section that ran: skipped when it skipped everything it had to do."""
-  summary = json.loads((section_dir / common.SUMMARY).read_text())
+  summary = wd.read_json(section_dir / common.SUMMARY)
   seconds = float(summary.get("wall_seconds", 0.0))
   skipped = summary.get("skipped") or {}
   if skipped and not list(section_dir.glob("*.png")):
     reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
-    return Outcome("skipped", seconds, f"a needed asset is missing ({reasons})", reused=reused)
-  return Outcome("ok", seconds, reused=reused)
+    return Outcome("skipped", seconds, f"a needed asset is missing ({reasons})", reused=reused,
+                   summary=summary)
+  return Outcome("ok", seconds, reused=reused, summary=summary)
 
 
 def run_section(topic: Topic, section_config, workdir: pathlib.Path,
@@ -348,7 +346,7 @@ def run_section(topic: Topic, section_config, workdir: pathlib.Path,
   if is_complete(final, common.config_to_dict(section_config)):
     LOG.info("%s: reusing the complete outputs in %s", topic.name, final)
     return _finished(final, reused=True)
-  if topic.uses_cnn and "cnn_workdir" in section_config and not train_ok:
+  if "cnn_workdir" in section_config and not train_ok:
     return Outcome("skipped", 0.0, "needs the small CNN of the train section, which did not "
                    "finish")
   partial = workdir / PARTIAL / topic.name
@@ -356,7 +354,7 @@ def run_section(topic: Topic, section_config, workdir: pathlib.Path,
     shutil.rmtree(partial)
   start = time.time()
   try:
-    module = importlib.import_module(f"experiments.{topic.experiment}")
+    module = importlib.import_module(f"experiments.{topic.name}")
     common.execute(module.run, section_config, partial)
   except assets.AssetNotFoundError as e:
     shutil.rmtree(partial, ignore_errors=True)
@@ -390,9 +388,7 @@ def _figures(topic: Topic, section_dir: pathlib.Path, summary: Summary) -> list[
 
 def _report_section(topic: Topic, outcome: Outcome, workdir: pathlib.Path) -> report.Section:
   section_dir = workdir / topic.name
-  summary = {}
-  if (section_dir / common.SUMMARY).exists() and outcome.status != "failed":
-    summary = json.loads((section_dir / common.SUMMARY).read_text())
+  summary = outcome.summary or {}
   try:
     text = topic.describe(summary) if summary else ""
   except (KeyError, TypeError, IndexError, AttributeError) as e:
@@ -400,16 +396,6 @@ def _report_section(topic: Topic, outcome: Outcome, workdir: pathlib.Path) -> re
   figures = _figures(topic, section_dir, summary) if summary else []
   return report.Section(topic.name, topic.title, outcome.status, summary=text, figures=figures,
                         reason=outcome.reason, wall_seconds=outcome.wall_seconds)
-
-
-def _cpu_model() -> str:
-  try:
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown CPU"
 
 
 def _facts(config) -> dict[str, str]:
@@ -421,7 +407,7 @@ def _facts(config) -> dict[str, str]:
       "data": f"{config.train.dataset} (train/test), sample photos, foolbox samples, "
               f"cue-conflict and style images; assets from {roots}",
       "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
-      "machine": f"{platform.node()}: {_cpu_model()}, {os.cpu_count()} cores; JAX backend "
+      "machine": f"{platform.node()}: {common.cpu_model()}, {os.cpu_count()} cores; JAX backend "
                  f"{jax.default_backend()} ({len(jax.devices())} device(s))",
   }
 

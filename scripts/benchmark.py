@@ -210,7 +210,7 @@ def main(argv):
     os.environ["JAXVIZ_DATA_DIR"] = _DATA_DIR.value
   out = pathlib.Path(_OUTPUT_DIR.value)
 
-  impls, with_captum, torch_message = ["jaxviz"], False, None
+  impls, has_torch, with_captum, torch_message = ["jaxviz"], False, False, None
   if _TORCH.value:
     has_torch, with_captum, torch_message = timing.torch_status()
     if torch_message:
@@ -219,7 +219,8 @@ def main(argv):
       impls += ["torch_nchw", "torch_channels_last"]
   machine = timing.machine_info()
   records, equivalence, sources, extra_notes = [], {}, {}, []
-  own_tables = []  # records reported in their own tables (synthesis, PGD), not per model
+  tabled = []  # what the main report shows (attribution, IG memory, style); synthesis and
+  # PGD have tables of their own
   timed = dict(repeats=_REPEATS.value, warmups=_WARMUPS.value,
                min_sample_seconds=_MIN_SAMPLE.value)
   if "attribution" in suites:
@@ -231,6 +232,7 @@ def main(argv):
           bm, methods, batch_sizes, impls=impls, with_captum=with_captum,
           ig_chunk_images=_IG_CHUNK_IMAGES.value, torch_threads=_torch_threads(), **timed)
       records += model_records
+      tabled += model_records
       equivalence[name] = info["equivalence"]
       wd.write_json(out / "benchmark.json", records)  # Partial results survive a crash.
     if _IG_MEMORY.value and "mobilenet_v2" in models:
@@ -239,35 +241,31 @@ def main(argv):
                                      chunk_size=_IG_MEMORY_CHUNK.value,
                                      tune_malloc=_TUNE_MALLOC.value)
       records.append(memory)
+      tabled.append(memory)
       print(f"IG 256 steps, batch 8, chunk_size {memory['chunk_size']}: peak memory "
             f"{memory['peak_memory_gib']:.2f} GiB (target < {memory['target_gib']:g} GiB: "
             f"{'met' if memory['within_target'] else 'NOT met'}), {memory['seconds']:.1f} s")
-  iterative = []
-  if "synthesis" in suites:
-    synthesis = bench_synthesis.synthesis_benchmark(
-        models, batch_sizes=(8,), steps=10, torch_threads=_torch_threads(),
-        impls=("jaxviz", "torch") if len(impls) > 1 else ("jaxviz",),
-        small_cnn_workdir=_SMALL_CNN_WORKDIR.value, **timed)
-    records += synthesis
-    own_tables += synthesis
-    iterative.append("## Class-model synthesis (image-steps/second, batch = classes)\n\n"
-                     + bench_synthesis.synthesis_markdown(synthesis))
-    wd.write_json(out / "benchmark.json", records)
-  if "pgd" in suites:
-    pgd = bench_robustness.pgd_benchmark(
-        models, batch_sizes=(8,), steps=10, torch_threads=_torch_threads(),
-        impls=bench_robustness.PGD_IMPLS if len(impls) > 1 else ("jaxviz",),
-        small_cnn_workdir=_SMALL_CNN_WORKDIR.value, **timed)
-    records += pgd
-    own_tables += pgd
-    iterative.append("## PGD-10, L-inf (image-steps/second)\n\n"
-                     + bench_robustness.pgd_markdown(pgd))
+  iterative = []  # the markdown tables of the synthesis and PGD suites
+  for suite, benchmark, table, heading, peers in (
+      ("synthesis", bench_synthesis.synthesis_benchmark, bench_synthesis.synthesis_markdown,
+       "## Class-model synthesis (image-steps/second, batch = classes)",
+       bench_synthesis.SYNTHESIS_IMPLS),
+      ("pgd", bench_robustness.pgd_benchmark, bench_robustness.pgd_markdown,
+       "## PGD-10, L-inf (image-steps/second)", bench_robustness.PGD_IMPLS)):
+    if suite not in suites:
+      continue
+    suite_records = benchmark(models, batch_sizes=(8,), steps=10, torch_threads=_torch_threads(),
+                              impls=peers if has_torch else ("jaxviz",),
+                              small_cnn_workdir=_SMALL_CNN_WORKDIR.value, **timed)
+    records += suite_records
+    iterative.append(f"{heading}\n\n{table(suite_records)}")
     wd.write_json(out / "benchmark.json", records)
   if "style" in suites and "mobilenet_v2" in models:
     style, style_info = bench_style.run_style_benchmark(
         repeats=_REPEATS.value, warmups=_WARMUPS.value, impls=impls,
         torch_threads=_torch_threads())
     records += style
+    tabled += style
     extra_notes.append(
         "style_adam / style_lbfgs (MobileNetV2, the mobilenet_v2 style preset, "
         f"{style_info['image_shape']} px): batch = styles optimised together (L-BFGS: one); "
@@ -282,11 +280,10 @@ def main(argv):
                  if "attribution" in suites else {}),
               "repeats": _REPEATS.value, "warmups": _WARMUPS.value,
               "implementations": ", ".join(impls),
-              "torch_threads": _torch_threads() if len(impls) > 1 else "n/a",
+              "torch_threads": _torch_threads() if has_torch else "n/a",
               **{f"{name} model": source for name, source in sources.items()}}
   notes = _notes(impls, with_captum, torch_message, _IG_CHUNK_IMAGES.value, equivalence,
                  models, suites) + extra_notes
-  tabled = [r for r in records if not any(r is t for t in own_tables)]  # attribution, style
   report = timing.markdown_report(tabled, machine, notes=notes, settings=settings)
   if iterative:
     report += "\n" + "\n".join(iterative)
