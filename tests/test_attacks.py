@@ -97,6 +97,22 @@ def test_one_pgd_step_of_size_epsilon_without_random_start_is_fgsm():
   np.testing.assert_array_equal(np.asarray(got.success), np.asarray(want.success))
 
 
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_epsilon_zero_is_the_clean_evaluation(norm):
+  x, labels = _inputs(VGG_LIKE)
+  result = pgd(nonlinear_model, x, labels, meta=VGG_LIKE, epsilon=0.0, norm=norm, steps=20,
+               key=jax.random.key(0))
+  logits = nonlinear_model(jnp.asarray(x))
+  np.testing.assert_array_equal(np.asarray(result.adversarial), x)
+  np.testing.assert_array_equal(np.asarray(result.success),
+                                np.asarray(jnp.argmax(logits, axis=1)) != labels)
+  np.testing.assert_allclose(np.asarray(result.logits), np.asarray(logits), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+      np.asarray(result.loss),
+      np.asarray(optax.softmax_cross_entropy_with_integer_labels(logits, labels)), rtol=1e-5)
+  np.testing.assert_array_equal(np.asarray(result.norm), 0.0)
+
+
 @pytest.mark.parametrize("norm,eps", [("linf", 8 / 255), ("l2", 0.5)])
 def test_adversarial_pixels_stay_in_the_ball_and_the_box(norm, eps):
   x, labels = _inputs(VGG_LIKE, n=6)

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxviz import sharding
 from jaxviz import validation
 from jaxviz.models import meta as meta_lib
 from jaxviz.progress import Progress
@@ -171,9 +172,8 @@ def robustness_curve(attack: Attack, images: np.ndarray, labels: np.ndarray,
   done = 0
   for index, start in enumerate(starts):
     stop = min(start + batch_size, n)
-    pad = batch_size - (stop - start)
-    x = np.concatenate([images[start:stop]] + [images[stop - 1:stop]] * pad)
-    y = np.concatenate([labels[start:stop]] + [labels[stop - 1:stop]] * pad)
+    x = sharding.pad_batch(images[start:stop], batch_size)
+    y = sharding.pad_batch(labels[start:stop], batch_size)
     batch_key = jax.random.fold_in(key, index)
     for e, epsilon in enumerate(eps):
       result = attack(x, y, float(epsilon), batch_key)

@@ -180,9 +180,12 @@ def run_attack(f: core.ModelFn, x, labels, targets, *, meta: meta_lib.ModelMeta,
     offsets = _jitted_offsets(key, tuple(x.shape), restarts, norm)
   else:
     offsets = jnp.zeros((1,) + tuple(x.shape), jnp.float32)
+  # At epsilon 0 every iterate is the clean input: zero steps give the same result (the
+  # final candidate, one forward pass), as a value of the same compiled program.
+  run_steps = 0 if epsilon == 0 else steps
   # Device arrays only: jit keys numpy and device inputs apart (a second compile).
   result, bad_step = _pgd(prepared.fn, prepared.consts, x, goal, budget, offsets,
-                          jnp.int32(steps), jnp.asarray(bool(random_start)), spec)
+                          jnp.int32(run_steps), jnp.asarray(bool(random_start)), spec)
   bad_step = int(bad_step)
   if bad_step >= 0:
     raise NonFiniteLossError(f"The attack loss became NaN or Inf at step {bad_step} of "
