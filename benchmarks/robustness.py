@@ -115,17 +115,11 @@ def pgd_benchmark(models: Sequence[str] = ("small_cnn", "mobilenet_v2"),
   others = [i for i in others if i not in missing]
   if others:
     import torch  # pylint: disable=g-import-not-at-top
-    from benchmarks import torch_models  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(torch_threads or os.cpu_count() or 1)
   records = []
   for name in models:
     bm = timing.load_bench_model(name, small_cnn_workdir=small_cnn_workdir)
-    twin = None
-    if others:
-      twin = torch_models.from_flax(bm.model, bm.params, "nchw")
-      diff = torch_models.check_equivalence(bm.f, twin, bm.images[:4], "nchw")
-      LOG.info("%s: the PyTorch twin reproduces the jaxviz logits (max abs diff %.2e).", name,
-               diff)
+    twin = timing.checked_twin(bm) if others else None
     for batch in batch_sizes:
       x = timing.batch_inputs(bm.images, batch)
       labels, _ = timing.top_targets(bm, x, k=1)
@@ -135,16 +129,10 @@ def pgd_benchmark(models: Sequence[str] = ("small_cnn", "mobilenet_v2"),
           key=key).adversarial} if "jaxviz" in impls else {}
       if twin is not None:
         fns.update(_torch_attacks(bm, twin, x, labels, steps, others))
-      syncs = {impl: (lambda out: out) for impl in fns if impl != "jaxviz"}
-      timings = timing.time_interleaved(fns, repeats=repeats, warmups=warmups, syncs=syncs,
-                                        min_sample_seconds=min_sample_seconds)
-      for impl, t in timings.items():
-        record = timing.record(name, f"pgd{steps}", batch, impl, t,
-                                pgd_steps_per_second=batch * steps / t.median_seconds,
-                                steps=steps, epsilon=EPSILON, step_size=STEP_SIZE)
-        LOG.info("%s pgd%d batch %d %s: %.1f image-steps/s", name, steps, batch, impl,
-                 record["pgd_steps_per_second"])
-        records.append(record)
+      records += timing.step_records(
+          name, f"pgd{steps}", batch, fns, steps=steps, rate_key="pgd_steps_per_second",
+          repeats=repeats, warmups=warmups, min_sample_seconds=min_sample_seconds,
+          epsilon=EPSILON, step_size=STEP_SIZE)
   return records
 
 

@@ -204,19 +204,13 @@ def synthesis_benchmark(models: Sequence[str] = ("small_cnn", "mobilenet_v2"),
     LOG.warning("Skipping torch: %s", torch_message)
   if use_torch:
     import torch  # pylint: disable=g-import-not-at-top
-    from benchmarks import torch_models  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(torch_threads or os.cpu_count() or 1)
   records = []
   for name in models:
     bm = timing.load_bench_model(name, small_cnn_workdir=small_cnn_workdir)
     fn = synthesis.layer_fn(bm.model, {"params": bm.params}, None,
                             (1,) + tuple(bm.meta.input_shape))
-    twin = None
-    if use_torch:
-      twin = torch_models.from_flax(bm.model, bm.params, "nchw")
-      diff = torch_models.check_equivalence(bm.f, twin, bm.images[:4], "nchw")
-      LOG.info("%s: the PyTorch twin reproduces the jaxviz logits (max abs diff %.2e).", name,
-               diff)
+    twin = timing.checked_twin(bm) if use_torch else None
     for batch in batch_sizes:
       classes = np.arange(batch) * 7 % bm.meta.num_classes
       targets = bm.meta.logit_index(classes).astype(np.int32)
@@ -230,17 +224,10 @@ def synthesis_benchmark(models: Sequence[str] = ("small_cnn", "mobilenet_v2"),
               progress_seconds=math.inf).images
         if twin is not None:
           fns["torch"] = _torch_loop(method, setup, twin, targets)
-        syncs = {impl: (lambda out: out) for impl in fns if impl != "jaxviz"}
-        timings = timing.time_interleaved(fns, repeats=repeats, warmups=warmups, syncs=syncs,
-                                          min_sample_seconds=min_sample_seconds)
-        for impl, t in timings.items():
-          record = timing.record(
-              name, method, batch, impl, t, steps=steps,
-              synthesis_steps_per_second=batch * steps / t.median_seconds,
-              image_size=list(setup.param.shape[1:3]))
-          LOG.info("%s %s batch %d %s: %.1f image-steps/s", name, method, batch, impl,
-                   record["synthesis_steps_per_second"])
-          records.append(record)
+        records += timing.step_records(
+            name, method, batch, fns, steps=steps, rate_key="synthesis_steps_per_second",
+            repeats=repeats, warmups=warmups, min_sample_seconds=min_sample_seconds,
+            image_size=list(setup.param.shape[1:3]))
   return records
 
 

@@ -418,6 +418,41 @@ def record(model: str, method: str, batch: int, impl: str, timing: Timing,
   }
 
 
+def checked_twin(bm: BenchModel):
+  """The NCHW PyTorch twin of ``bm`` (same weights), checked to reproduce the jaxviz logits.
+
+  Raises:
+    RuntimeError: the twin does not reproduce the logits.
+  """
+  from benchmarks import torch_models  # pylint: disable=g-import-not-at-top
+  twin = torch_models.from_flax(bm.model, bm.params, "nchw")
+  diff = torch_models.check_equivalence(bm.f, twin, bm.images[:4], "nchw")
+  LOG.info("%s: the PyTorch twin reproduces the jaxviz logits (max abs diff %.2e).", bm.name,
+           diff)
+  return twin
+
+
+def step_records(model: str, method: str, batch: int, fns: Mapping[str, Callable[[], Any]], *,
+                 steps: int, rate_key: str, repeats: int, warmups: int,
+                 min_sample_seconds: float, **extra: Any) -> list[dict[str, Any]]:
+  """Times iterative loops (:func:`time_interleaved`) and records their image-steps/second.
+
+  Each record is :func:`record`'s with ``rate_key`` = ``batch * steps /
+  median_seconds`` and ``steps`` added (plus ``extra``); every output but
+  jaxviz's is a host value already (no sync needed).
+  """
+  syncs = {impl: (lambda out: out) for impl in fns if impl != "jaxviz"}
+  timings = time_interleaved(fns, repeats=repeats, warmups=warmups, syncs=syncs,
+                             min_sample_seconds=min_sample_seconds)
+  records = []
+  for impl, t in timings.items():
+    records.append(record(model, method, batch, impl, t, steps=steps,
+                          **{rate_key: batch * steps / t.median_seconds}, **extra))
+    LOG.info("%s %s batch %d %s: %.1f image-steps/s", model, method, batch, impl,
+             records[-1][rate_key])
+  return records
+
+
 def equivalence(bm: BenchModel, twins: Mapping[str, Any], tol: float = EQUIVALENCE_TOL
                 ) -> dict[str, float]:
   """Max abs logit difference of each torch twin vs jaxviz on up to 4 inputs.
