@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ("all_finite", "check_finite", "check_images", "check_in_box", "check_in_range",
-           "check_key", "check_model_input", "check_non_negative", "check_positive_int",
+           "check_key", "check_model_input", "check_non_negative", "check_non_negative_int",
+           "check_positive_int",
            "check_targets", "is_concrete")
 
 
@@ -69,6 +70,13 @@ def check_positive_int(value: Any, name: str) -> int:
   """
   if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
     raise ValueError(f"{name} must be a positive int, got {value!r}.")
+  return int(value)
+
+
+def check_non_negative_int(value: Any, name: str) -> int:
+  """``value`` as an int, or a ValueError unless it is an integer >= 0 (not a bool)."""
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+    raise ValueError(f"{name} must be an int >= 0, got {value!r}.")
   return int(value)
 
 

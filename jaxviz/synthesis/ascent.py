@@ -144,10 +144,8 @@ class AscentConfig:
                        validation.check_non_negative(self.l2_weight, "l2_weight"))
     object.__setattr__(self, "decay", _check_fraction(self.decay, "decay", 1.0, open_high=True))
     for name in ("blur_every", "redirect_steps"):
-      value = getattr(self, name)
-      if value != 0:
-        validation.check_positive_int(value, name)
-      object.__setattr__(self, name, int(value))
+      object.__setattr__(self, name,
+                         validation.check_non_negative_int(getattr(self, name), name))
     object.__setattr__(self, "blur_sigma",
                        validation.check_non_negative(self.blur_sigma, "blur_sigma"))
     for name in ("norm_percentile", "contribution_percentile"):

@@ -48,12 +48,6 @@ from jaxviz import validation
 __all__ = ("Transforms", "affine", "bilinear", "lucid", "pad", "roll")
 
 
-def _check_int(value, name: str) -> int:
-  if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
-    raise ValueError(f"{name} must be an int >= 0, got {value!r}.")
-  return int(value)
-
-
 def _check_choices(values, name: str, positive: bool) -> tuple[float, ...]:
   if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
     raise ValueError(f"{name} must be a sequence of numbers, got {values!r}.")
@@ -90,7 +84,7 @@ class Transforms:
 
   def __post_init__(self):
     for name in ("pad", "jitter", "final_jitter"):
-      object.__setattr__(self, name, _check_int(getattr(self, name), name))
+      object.__setattr__(self, name, validation.check_non_negative_int(getattr(self, name), name))
     object.__setattr__(self, "pad_value",
                        validation.check_in_range(self.pad_value, "pad_value", 0.0, 1.0))
     object.__setattr__(self, "scales", _check_choices(self.scales, "scales", positive=True))
